@@ -1,0 +1,64 @@
+"""The ``crm-agents`` command line.
+
+Exit codes: 0 success; 1 something failed on our side (database, server); 2 bad input
+(the message names the field and the reason). ``--json`` on a command prints one JSON
+document for machines.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from runtime.cli._common import load_settings, report
+from runtime.cli.config import config_app
+from runtime.cli.db import db_app, migrate_command
+from runtime.cli.meetings import meetings_app
+from runtime.cli.tenants import user_app, workspace_app
+from runtime.errors import CrmAgentsError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="crm-agents",
+    help=(
+        "Run CRM agents: read each sales meeting, propose CRM updates with a confidence per"
+        " field, write the confident ones and ask a human about the rest.\n\n"
+        "State lives in PostgreSQL: DATABASE_URL selects an external server, otherwise an"
+        " embedded one starts in CRM_AGENTS_HOME (see `crm-agents config show`).\n\n"
+        "Typical start: `crm-agents migrate`, `crm-agents workspace create --name Acme`,"
+        " `crm-agents user create --workspace ID --email you@example.com --role admin`,"
+        " `crm-agents meetings import meeting.json --workspace ID`.\n\n"
+        "Exit codes: 0 ok, 1 failure on our side, 2 bad input (the field is named)."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _configure() -> None:
+    logging.basicConfig(
+        level=load_settings().log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+app.command("migrate")(migrate_command)
+app.add_typer(db_app, name="db")
+app.add_typer(workspace_app, name="workspace")
+app.add_typer(user_app, name="user")
+app.add_typer(meetings_app, name="meetings")
+app.add_typer(config_app, name="config")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script; reports our errors with their exit code."""
+    try:
+        app(args=argv, prog_name="crm-agents")
+    except CrmAgentsError as exc:
+        sys.exit(report(exc))

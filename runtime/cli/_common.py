@@ -1,0 +1,94 @@
+"""What every command shares: settings, the database, output, errors and exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, NoReturn, TypeVar
+
+import asyncpg
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from runtime.db.connect import open_pool, server_dsn
+from runtime.errors import (
+    ClientError,
+    CrmAgentsError,
+    InvalidInputError,
+    invalid_from_pydantic,
+)
+from runtime.settings import Settings
+
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_FAILURE",
+    "database",
+    "emit",
+    "fail",
+    "load_settings",
+    "report",
+    "run",
+]
+
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+T = TypeVar("T")
+
+stderr = Console(stderr=True, highlight=False)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        error = invalid_from_pydantic(exc.errors(), source="settings")
+        fail(error)
+
+
+def fail(error: CrmAgentsError) -> NoReturn:
+    """Stop the command with this error; ``main`` reports it."""
+    raise error
+
+
+def report(error: CrmAgentsError) -> int:
+    """Print one line per problem to stderr; return the exit code (2 bad input, else 1)."""
+    if isinstance(error, InvalidInputError):
+        where = f"{error.source}: " if error.source else ""
+        for field, reason in error.problems:
+            stderr.print(f"error: {where}{field}: {reason}", markup=False)
+    else:
+        stderr.print(f"error: {error}", markup=False)
+    return EXIT_BAD_INPUT if isinstance(error, ClientError) else EXIT_FAILURE
+
+
+def run(body: Callable[[], Awaitable[T]]) -> T:
+    """Run an async command body; our errors propagate to ``main``, which reports them."""
+    return asyncio.run(_call(body))
+
+
+async def _call(body: Callable[[], Awaitable[T]]) -> T:
+    return await body()
+
+
+@asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on the product's (migrated) database for the length of a command."""
+    with server_dsn(settings) as dsn:
+        async with open_pool(dsn, settings) as pool:
+            yield pool
+
+
+def emit(data: dict[str, Any] | list[Any], human: str, *, as_json: bool) -> None:
+    """Print the result: one JSON document with --json, else the human line(s)."""
+    if as_json:
+        sys.stdout.write(json.dumps(data, default=str, indent=2) + "\n")
+    else:
+        sys.stdout.write(human.rstrip("\n") + "\n")
+
+
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document for machines.")

@@ -1,0 +1,19 @@
+"""Storage plumbing: where the database is, the pool, named SQL, migrations, error mapping."""
+
+from typing import Any, Protocol
+
+__all__ = ["Executor"]
+
+
+class Executor(Protocol):
+    """What repositories need: an asyncpg Pool or a Connection (inside a transaction)."""
+
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str: ...
+
+    async def fetch(self, query: str, *args: Any, timeout: float | None = None) -> list[Any]: ...
+
+    async def fetchrow(self, query: str, *args: Any, timeout: float | None = None) -> Any: ...
+
+    async def fetchval(
+        self, query: str, *args: Any, column: int = 0, timeout: float | None = None
+    ) -> Any: ...

@@ -1,0 +1,36 @@
+"""The asyncpg pool factory: one pool per process, JSON columns as Python objects."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+
+from runtime.errors import BackendUnavailableError
+from runtime.settings import DatabaseSettings
+
+__all__ = ["create_pool", "init_connection"]
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Decode json/jsonb to Python values and encode Python values into them."""
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name, schema="pg_catalog", encoder=json.dumps, decoder=json.loads
+        )
+
+
+async def create_pool(dsn: str, settings: DatabaseSettings) -> asyncpg.Pool:
+    try:
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
+            command_timeout=settings.command_timeout_s,
+            timeout=settings.connect_timeout_s,
+            init=init_connection,
+        )
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise BackendUnavailableError(f"cannot connect to PostgreSQL: {exc}") from exc
+    assert pool is not None
+    return pool

@@ -1,0 +1,33 @@
+-- name: insert_meeting_if_absent
+INSERT INTO meetings (
+  workspace_id, external_id, title, call_type, started_at, duration_s, owner_email,
+  attendees, transcript, notes, content_sha256
+)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+ON CONFLICT ON CONSTRAINT meetings_workspace_external_id_key DO NOTHING
+RETURNING
+  id, workspace_id, external_id, title, call_type, started_at, duration_s, owner_email,
+  attendees, transcript, notes, content_sha256, created_at;
+
+-- name: get_meeting
+SELECT
+  id, workspace_id, external_id, title, call_type, started_at, duration_s, owner_email,
+  attendees, transcript, notes, content_sha256, created_at
+FROM meetings
+WHERE workspace_id = $1 AND id = $2;
+
+-- name: get_meeting_by_external_id
+SELECT
+  id, workspace_id, external_id, title, call_type, started_at, duration_s, owner_email,
+  attendees, transcript, notes, content_sha256, created_at
+FROM meetings
+WHERE workspace_id = $1 AND external_id = $2;
+
+-- name: list_meetings
+SELECT
+  id, workspace_id, external_id, title, call_type, started_at, duration_s, owner_email,
+  attendees, transcript, notes, content_sha256, created_at
+FROM meetings
+WHERE workspace_id = $1
+ORDER BY started_at DESC, id
+LIMIT $2;

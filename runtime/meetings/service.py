@@ -1,0 +1,72 @@
+"""Meeting ingestion: validate against the contract, store once, detect conflicts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from pydantic import ValidationError
+
+from runtime.errors import ConflictError, InvalidInputError, invalid_from_pydantic
+from runtime.meetings.models import Meeting, MeetingIn
+from runtime.meetings.repo import MeetingRepo
+
+__all__ = ["ImportResult", "import_meeting", "parse_meeting"]
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    meeting: Meeting
+    created: bool
+
+
+def parse_meeting(raw: str | bytes | dict[str, Any], *, source: str | None = None) -> MeetingIn:
+    """Validate a meeting; every problem is reported with its field path.
+
+    Raises:
+        InvalidInputError: the text is not JSON, or the meeting breaks the contract.
+    """
+    if isinstance(raw, str | bytes):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError.one(
+                "(file)", f"is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                source=source,
+            ) from exc
+    if not isinstance(raw, dict):
+        raise InvalidInputError.one(
+            "(file)", f"must be a JSON object, not {type(raw).__name__}", source=source
+        )
+    try:
+        return MeetingIn.model_validate(raw)
+    except ValidationError as exc:
+        raise invalid_from_pydantic(exc.errors(), source=source) from exc
+
+
+async def import_meeting(
+    conn: asyncpg.Connection, workspace_id: UUID, meeting: MeetingIn
+) -> ImportResult:
+    """Store a meeting once, in one transaction.
+
+    The same external id with the same content answers with the stored meeting and changes
+    nothing; different content under a known external id is a conflict naming it.
+    """
+    async with conn.transaction():
+        repo = MeetingRepo(conn)
+        stored = await repo.insert_if_absent(workspace_id, meeting)
+        if stored is not None:
+            return ImportResult(stored, created=True)
+        existing = await repo.get_by_external_id(workspace_id, meeting.external_id)
+    if existing is None:  # deleted between the two statements: rare enough to ask for a retry
+        raise ConflictError("external_id", "the meeting changed concurrently; try again")
+    if existing.content_sha256 != meeting.fingerprint():
+        raise ConflictError(
+            "external_id",
+            f"{meeting.external_id!r} is already stored (meeting {existing.id})"
+            " with different content",
+        )
+    return ImportResult(existing, created=False)

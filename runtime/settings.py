@@ -1,0 +1,167 @@
+"""One settings tree for the whole product, read from ``CRM_AGENTS_*`` environment variables.
+
+Load it once at the edge (CLI, Serve app, actor constructor) with ``Settings()`` and pass the
+groups down. Groups are nested models; their variables use a double underscore, e.g.
+``CRM_AGENTS_DB__POOL_MAX_SIZE``. A ``.env`` file in the working directory is read too.
+``.env.example`` is rendered from this module (``crm-agents config env-example``) and a test
+keeps it in sync.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "ENV_PREFIX",
+    "DatabaseSettings",
+    "EnvVariable",
+    "Settings",
+    "default_home",
+    "env_variables",
+    "render_env_example",
+]
+
+ENV_PREFIX = "CRM_AGENTS_"
+ROOT_DEFAULT_HOME = Path("/var/lib/crm-agents")
+
+
+def default_home(
+    *, cwd: Path | None = None, euid: int | None = None, user_home: Path | None = None
+) -> Path:
+    """Where state lives when ``CRM_AGENTS_HOME`` is unset.
+
+    A project-local ``.crm-agents/`` in the working directory, except for root inside root's
+    home: the embedded PostgreSQL then runs as a separate system user and makes every parent
+    of its data directory world-readable, which must not happen to ``/root``.
+    """
+    cwd = cwd or Path.cwd()
+    euid = os.geteuid() if euid is None else euid
+    user_home = user_home or Path.home()
+    local = cwd / ".crm-agents"
+    if euid == 0 and local.is_relative_to(user_home):
+        return ROOT_DEFAULT_HOME
+    return local
+
+
+class DatabaseSettings(BaseModel):
+    """How the product talks to PostgreSQL."""
+
+    pool_min_size: int = Field(
+        default=1, ge=0, description="Connections each process keeps open in its pool."
+    )
+    pool_max_size: int = Field(
+        default=10, ge=1, description="Most connections one process opens at once."
+    )
+    command_timeout_s: float = Field(
+        default=60.0, gt=0, description="Seconds a single SQL statement may run before it fails."
+    )
+    connect_timeout_s: float = Field(
+        default=10.0, gt=0, description="Seconds to wait for a new database connection."
+    )
+
+
+class Settings(BaseSettings):
+    """Everything crm-agents can be told through its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+        validate_default=True,
+    )
+
+    home: Path = Field(
+        default_factory=default_home,
+        description=(
+            "Directory for local state, such as the embedded PostgreSQL data directory"
+            " (pgdata/). Default: .crm-agents/ in the working directory; as root"
+            " inside root's home, /var/lib/crm-agents, because the embedded server makes every"
+            " parent of its data directory world-readable."
+        ),
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CRM_AGENTS_DATABASE_URL", "DATABASE_URL"),
+        description=(
+            "DSN of an external PostgreSQL (postgresql://user:password@host:5432/db). Also read"
+            " from DATABASE_URL. Unset: the embedded server in CRM_AGENTS_HOME is used."
+        ),
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Least severe log level that is printed."
+    )
+    db: DatabaseSettings = Field(
+        default_factory=DatabaseSettings, description="Connection pool and timeouts."
+    )
+
+    @property
+    def pgdata(self) -> Path:
+        """The embedded server's data directory."""
+        return self.home / "pgdata"
+
+
+@dataclass(frozen=True)
+class EnvVariable:
+    """One environment variable of the tree and the field it sets."""
+
+    name: str
+    path: tuple[str, ...]
+    info: FieldInfo
+
+    def value(self, settings: BaseModel) -> Any:
+        current: Any = settings
+        for part in self.path:
+            current = getattr(current, part)
+        return current
+
+
+def env_variables(model: type[BaseModel] = Settings) -> list[EnvVariable]:
+    """Every environment variable the tree reads, in declaration order."""
+    found: list[EnvVariable] = []
+
+    def walk(cls: type[BaseModel], prefix: str, path: tuple[str, ...]) -> None:
+        for name, info in cls.model_fields.items():
+            annotation: Any = info.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                walk(annotation, f"{prefix}{name.upper()}__", (*path, name))
+                continue
+            alias = info.validation_alias
+            env_name = (
+                str(alias.choices[0])
+                if isinstance(alias, AliasChoices)
+                else f"{prefix}{name.upper()}"
+            )
+            found.append(EnvVariable(env_name, (*path, name), info))
+
+    walk(model, ENV_PREFIX, ())
+    return found
+
+
+def render_env_example() -> str:
+    """The text of ``.env.example``: every variable, its description and its default."""
+    lines = [
+        "# crm-agents settings. Copy to .env (read from the working directory) or export them.",
+        "# Generated by `crm-agents config env-example`; a test keeps this file in sync.",
+        "",
+    ]
+    for variable in env_variables():
+        lines.extend(f"# {line}" for line in textwrap.wrap(variable.info.description or "", 94))
+        lines.append(f"# {variable.name}={_render_default(variable.info)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _render_default(info: FieldInfo) -> str:
+    if info.default_factory is not None or info.default is None:
+        return ""
+    return str(info.default)

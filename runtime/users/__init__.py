@@ -1,0 +1,1 @@
+"""Users and their membership (with a role) in workspaces."""

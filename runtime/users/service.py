@@ -1,0 +1,37 @@
+"""Use cases around users: adding a person to a workspace."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import asyncpg
+
+from runtime.errors import ConflictError
+from runtime.users.models import Member, Role, UserCreate
+from runtime.users.repo import UserRepo
+from runtime.workspaces.repo import WorkspaceRepo
+
+__all__ = ["add_user_to_workspace"]
+
+
+async def add_user_to_workspace(
+    conn: asyncpg.Connection, workspace_id: UUID, new: UserCreate, *, role: Role = "member"
+) -> tuple[Member, bool]:
+    """Create the user if needed and make them a member, in one transaction.
+
+    Repeating the call with the same role changes nothing; asking for another role than the
+    one the user already has is a conflict on ``role`` (changing roles is its own operation).
+    Returns the member and whether anything was created.
+    """
+    async with conn.transaction():
+        await WorkspaceRepo(conn).get(workspace_id)
+        users = UserRepo(conn)
+        user, user_created = await users.get_or_create(new)
+        membership, member_created = await users.add_member_if_absent(workspace_id, user.id, role)
+        if membership.role != role:
+            raise ConflictError(
+                "role", f"{user.email} already has the role {membership.role} in this workspace"
+            )
+    return Member(user=user, workspace_id=workspace_id, role=membership.role), (
+        user_created or member_created
+    )

@@ -1,0 +1,27 @@
+"""Markers follow the folder a test lives in, so no test can miss its marker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+_MARKER_BY_FOLDER = {
+    "unit": "unit",
+    "integration": "integration",
+    "actors": "ray",
+    "api": "integration",
+    "e2e": "e2e",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    root = Path(__file__).parent
+    for item in items:
+        folder = item.path.relative_to(root).parts[0]
+        marker = _MARKER_BY_FOLDER.get(folder)
+        if marker is not None:
+            item.add_marker(getattr(pytest.mark, marker))
+
+# The session's PostgreSQL fixtures (server, template database, a database per module).
+pytest_plugins = ("tests.postgres",)
