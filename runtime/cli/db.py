@@ -45,14 +45,21 @@ def migrate_command(as_json: bool = JSON_OPTION) -> None:
 
 @db_app.command("url")
 def url_command() -> None:
-    """Print the DSN of the database (starts the embedded server if needed, leaves it running
-    only while something else uses it)."""
+    """Print the database's DSN, e.g. for `psql "$(crm-agents db url)"`.
+
+    The embedded server is started if needed and kept running until `crm-agents db stop`.
+    """
     settings = load_settings()
     if settings.database_url is not None:
         typer.echo(settings.database_url.get_secret_value())
         return
-    with server_dsn(settings) as dsn:
-        typer.echo(dsn)
+    server = EmbeddedPostgres(settings.pgdata)
+    dsn = server.start()
+    try:
+        server.pin()
+    finally:
+        server.detach()
+    typer.echo(dsn)
 
 
 @db_app.command("status")
@@ -77,6 +84,7 @@ def status_command(as_json: bool = JSON_OPTION) -> None:
         }
         if settings.database_url is None:
             info["pgdata"] = str(settings.pgdata)
+            info["kept_running"] = EmbeddedPostgres(settings.pgdata).state().pinned
         return info
 
     info = run(body)
@@ -92,7 +100,7 @@ def stop_command(
         False, "--force", help="Stop even while other crm-agents processes use the server."
     ),
 ) -> None:
-    """Stop the embedded PostgreSQL server."""
+    """Stop the embedded PostgreSQL server (refused while other processes use it)."""
     settings = load_settings()
     if settings.database_url is not None:
         fail(ClientError("DATABASE_URL points at an external server; crm-agents does not stop it"))
@@ -102,12 +110,5 @@ def stop_command(
         typer.echo(f"not running ({settings.pgdata})")
         return
     server.drop_dead_handles()
-    run(_async(lambda: server.stop(force=force)))
+    server.stop(force=force)
     typer.echo(f"stopped the server (pid {before.server_pid}) in {settings.pgdata}")
-
-
-def _async(call: Any) -> Any:
-    async def body() -> Any:
-        return call()
-
-    return body

@@ -6,6 +6,9 @@ stops when the last of them exits normally. Two behaviours we correct or must te
 
 * A process killed with SIGKILL never removes its pid, and the server would then never stop
   on its own. Before attaching we drop the pids of processes that no longer exist.
+* The server stops when its last user exits, so a DSN printed for psql would die with the
+  command that printed it. ``pin()`` adds the postmaster's own pid to the list: the server
+  then outlives every client until ``stop()``; if it crashes, the dead pid is dropped.
 * Run as root, the package creates a system user ``pgserver``, runs the server as that user
   and makes every parent directory of the data directory world-readable (g+rx, o+rx). Keep
   the data directory out of root's home (``runtime.settings.default_home`` does).
@@ -42,6 +45,7 @@ class ServerState:
     running: bool
     server_pid: int | None
     attached_pids: tuple[int, ...]
+    pinned: bool
 
 
 class EmbeddedPostgres:
@@ -78,6 +82,17 @@ class EmbeddedPostgres:
             raise BackendUnavailableError("the embedded PostgreSQL has not been started")
         return str(self._server.get_uri(database=database))
 
+    def pin(self) -> None:
+        """Keep the server running after every process detaches, until ``stop()``."""
+        state = self.state()
+        if state.server_pid is None:
+            raise BackendUnavailableError("the embedded PostgreSQL is not running")
+        with _handle_lock():
+            path = self.pgdata / _HANDLE_FILE
+            pids = _read_pids(path)
+            if state.server_pid not in pids:
+                _write_pids(path, [*pids, state.server_pid])
+
     def detach(self) -> None:
         """Give up this process's handle; the last handle to go stops the server."""
         if self._server is not None:
@@ -87,7 +102,9 @@ class EmbeddedPostgres:
     def stop(self, *, force: bool = False) -> ServerState:
         """Stop the server now. Refuses while other live processes use it, unless forced."""
         state = self.state()
-        others = [pid for pid in state.attached_pids if pid != os.getpid()]
+        others = [
+            pid for pid in state.attached_pids if pid not in (os.getpid(), state.server_pid)
+        ]
         if others and not force:
             raise BackendUnavailableError(
                 "the embedded PostgreSQL is in use by process(es) "
@@ -109,14 +126,17 @@ class EmbeddedPostgres:
     def state(self) -> ServerState:
         info = _pgserver().utils.PostmasterInfo.read_from_pgdata(self.pgdata) if self.pgdata.exists() else None
         running = bool(info is not None and info.is_running())
+        server_pid = info.pid if info is not None and running else None
+        attached = tuple(
+            pid for pid in _read_pids(self.pgdata / _HANDLE_FILE) if psutil.pid_exists(pid)
+        )
         return ServerState(
             pgdata=self.pgdata,
             initialized=(self.pgdata / "PG_VERSION").exists(),
             running=running,
-            server_pid=info.pid if info is not None and running else None,
-            attached_pids=tuple(
-                pid for pid in _read_pids(self.pgdata / _HANDLE_FILE) if psutil.pid_exists(pid)
-            ),
+            server_pid=server_pid,
+            attached_pids=attached,
+            pinned=server_pid is not None and server_pid in attached,
         )
 
     def drop_dead_handles(self) -> list[int]:
