@@ -18,8 +18,10 @@ Ray actor and task boundaries.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 __all__ = [
     "BackendUnavailableError",
@@ -34,6 +36,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "StorageError",
+    "invalid_from_pydantic",
 ]
 
 FieldProblem = tuple[str, str]
@@ -143,11 +146,11 @@ class BackendUnavailableError(InternalError):
 
 
 def invalid_from_pydantic(
-    errors: Iterable[dict[str, Any]], *, source: str | None = None, prefix: str = ""
+    exc: ValidationError, *, source: str | None = None, prefix: str = ""
 ) -> InvalidInputError:
-    """Turn pydantic's ``ValidationError.errors()`` into one InvalidInputError."""
+    """Turn a pydantic ValidationError into one InvalidInputError naming every field."""
     problems: list[FieldProblem] = []
-    for error in errors:
+    for error in exc.errors():
         path = prefix
         for part in error.get("loc", ()):
             if isinstance(part, int):
@@ -160,7 +163,7 @@ def invalid_from_pydantic(
     return InvalidInputError(problems, source)
 
 
-def _reason(error: dict[str, Any]) -> str:
+def _reason(error: ErrorDetails) -> str:
     kind = error.get("type", "")
     if kind == "missing":
         return "is required"

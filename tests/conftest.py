@@ -23,5 +23,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if marker is not None:
             item.add_marker(getattr(pytest.mark, marker))
 
-# The session's PostgreSQL fixtures (server, template database, a database per module).
-pytest_plugins = ("tests.postgres",)
+
+# Session fixtures: PostgreSQL (server, template, a database per module) and Ray.
+pytest_plugins = ("tests.postgres", "tests.ray_cluster")

@@ -39,6 +39,7 @@ EXIT_BAD_INPUT = 2
 
 T = TypeVar("T")
 
+# For progress bars only; messages go to sys.stderr unwrapped, so that they grep well.
 stderr = Console(stderr=True, highlight=False)
 
 
@@ -46,7 +47,7 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        error = invalid_from_pydantic(exc.errors(), source="settings")
+        error = invalid_from_pydantic(exc, source="settings")
         fail(error)
 
 
@@ -60,9 +61,9 @@ def report(error: CrmAgentsError) -> int:
     if isinstance(error, InvalidInputError):
         where = f"{error.source}: " if error.source else ""
         for field, reason in error.problems:
-            stderr.print(f"error: {where}{field}: {reason}", markup=False)
+            sys.stderr.write(f"error: {where}{field}: {reason}\n")
     else:
-        stderr.print(f"error: {error}", markup=False)
+        sys.stderr.write(f"error: {error}\n")
     return EXIT_BAD_INPUT if isinstance(error, ClientError) else EXIT_FAILURE
 
 

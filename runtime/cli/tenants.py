@@ -16,6 +16,7 @@ from runtime.users.service import add_user_to_workspace
 from runtime.workspaces.models import WorkspaceCreate
 from runtime.workspaces.repo import WorkspaceRepo
 
+
 class RoleChoice(StrEnum):
     admin = "admin"
     member = "member"
@@ -35,7 +36,7 @@ def create_workspace(
     try:
         new = WorkspaceCreate(name=name)
     except ValidationError as exc:
-        raise invalid_from_pydantic(exc.errors(), prefix="--") from exc
+        raise invalid_from_pydantic(exc, prefix="--") from exc
 
     async def body() -> dict[str, Any]:
         async with database(settings) as pool:
@@ -75,7 +76,7 @@ def create_user(
     try:
         new = UserCreate(email=email, name=name)
     except ValidationError as exc:
-        raise invalid_from_pydantic(exc.errors(), prefix="--") from exc
+        raise invalid_from_pydantic(exc, prefix="--") from exc
     checked_role: Role = "admin" if role is RoleChoice.admin else "member"
 
     async def body() -> dict[str, Any]:

@@ -102,9 +102,7 @@ class EmbeddedPostgres:
     def stop(self, *, force: bool = False) -> ServerState:
         """Stop the server now. Refuses while other live processes use it, unless forced."""
         state = self.state()
-        others = [
-            pid for pid in state.attached_pids if pid not in (os.getpid(), state.server_pid)
-        ]
+        others = [pid for pid in state.attached_pids if pid not in (os.getpid(), state.server_pid)]
         if others and not force:
             raise BackendUnavailableError(
                 "the embedded PostgreSQL is in use by process(es) "
@@ -124,7 +122,11 @@ class EmbeddedPostgres:
         return self.state()
 
     def state(self) -> ServerState:
-        info = _pgserver().utils.PostmasterInfo.read_from_pgdata(self.pgdata) if self.pgdata.exists() else None
+        info = (
+            _pgserver().utils.PostmasterInfo.read_from_pgdata(self.pgdata)
+            if self.pgdata.exists()
+            else None
+        )
         running = bool(info is not None and info.is_running())
         server_pid = info.pid if info is not None and running else None
         attached = tuple(

@@ -79,9 +79,7 @@ def discover(directory: Path = DEFAULT_MIGRATIONS_DIR) -> list[Migration]:
             continue
         match = _FILE_NAME.match(path.name)
         if not match:
-            raise StorageError(
-                f"migration file {path.name} is not named NNNN_<verb>_<object>.sql"
-            )
+            raise StorageError(f"migration file {path.name} is not named NNNN_<verb>_<object>.sql")
         migrations.append(
             Migration(int(match["version"]), match["name"], path.read_text(encoding="utf-8"))
         )
@@ -94,7 +92,9 @@ def discover(directory: Path = DEFAULT_MIGRATIONS_DIR) -> list[Migration]:
     return migrations
 
 
-async def migration_status(conn: asyncpg.Connection, migrations: list[Migration]) -> MigrationStatus:
+async def migration_status(
+    conn: asyncpg.Connection, migrations: list[Migration]
+) -> MigrationStatus:
     """What is applied and what is pending, without changing anything."""
     exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
     applied: dict[int, str] = {}

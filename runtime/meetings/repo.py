@@ -44,7 +44,11 @@ class MeetingRepo:
         except asyncpg.ForeignKeyViolationError as exc:
             raise domain_error(
                 exc,
-                {"meetings_workspace_id_fkey": lambda: NotFoundError("workspace", str(workspace_id))},
+                {
+                    "meetings_workspace_id_fkey": lambda: NotFoundError(
+                        "workspace", str(workspace_id)
+                    )
+                },
             ) from exc
         return None if row is None else _meeting(row)
 

@@ -34,7 +34,8 @@ def parse_meeting(raw: str | bytes | dict[str, Any], *, source: str | None = Non
             raw = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise InvalidInputError.one(
-                "(file)", f"is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                "(file)",
+                f"is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                 source=source,
             ) from exc
     if not isinstance(raw, dict):
@@ -44,7 +45,7 @@ def parse_meeting(raw: str | bytes | dict[str, Any], *, source: str | None = Non
     try:
         return MeetingIn.model_validate(raw)
     except ValidationError as exc:
-        raise invalid_from_pydantic(exc.errors(), source=source) from exc
+        raise invalid_from_pydantic(exc, source=source) from exc
 
 
 async def import_meeting(

@@ -91,6 +91,4 @@ class UserRepo:
 
 
 def _user(row: Any) -> User:
-    return User.model_validate(
-        {key: row[key] for key in ("id", "email", "name", "created_at")}
-    )
+    return User.model_validate({key: row[key] for key in ("id", "email", "name", "created_at")})

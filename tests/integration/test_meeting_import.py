@@ -76,7 +76,8 @@ async def test_external_ids_are_scoped_to_their_workspace(pool: asyncpg.Pool) ->
     async with pool.acquire() as conn:
         a = await import_meeting(conn, one.id, meeting)
         b = await import_meeting(conn, two.id, meeting)
-    assert a.created and b.created
+    assert a.created
+    assert b.created
     assert a.meeting.id != b.meeting.id
     with pytest.raises(NotFoundError):
         await MeetingRepo(pool).get(two.id, a.meeting.id)

@@ -25,9 +25,18 @@ async def test_migrate_on_an_empty_database_creates_every_table(empty_database_d
         report = await migrate(conn, discover())
         assert report.applied == [m.file_name for m in discover()]
         assert await _tables(conn) >= {
-            "workspaces", "users", "workspace_members", "meetings", "audit_log",
-            "agent_configs", "activity_logs", "inbox_items", "anomalies",
-            "user_automations", "notification_preferences", "schema_migrations",
+            "workspaces",
+            "users",
+            "workspace_members",
+            "meetings",
+            "audit_log",
+            "agent_configs",
+            "activity_logs",
+            "inbox_items",
+            "anomalies",
+            "user_automations",
+            "notification_preferences",
+            "schema_migrations",
         }
         status = await migration_status(conn, discover())
         assert status.pending == ()
@@ -89,7 +98,7 @@ async def test_a_failing_migration_leaves_nothing_behind(empty_database_dsn: str
     bad = Migration(2, "create_broken", "CREATE TABLE half (id INT); SELECT no_such_column;")
     conn = await asyncpg.connect(empty_database_dsn)
     try:
-        with pytest.raises(StorageError, match="0002_create_broken.sql failed"):
+        with pytest.raises(StorageError, match=r"0002_create_broken\.sql failed"):
             await migrate(conn, [good, bad])
         assert "half" not in await _tables(conn)
         assert await conn.fetchval("SELECT max(version) FROM schema_migrations") == 1
@@ -109,5 +118,5 @@ def test_migration_files_are_numbered_without_gaps(tmp_path: Path) -> None:
 
 def test_migration_file_names_must_say_verb_and_object(tmp_path: Path) -> None:
     (tmp_path / "0001_stuff.sql").write_text("SELECT 1;")
-    with pytest.raises(StorageError, match="NNNN_<verb>_<object>.sql"):
+    with pytest.raises(StorageError, match=r"NNNN_<verb>_<object>\.sql"):
         discover(tmp_path)

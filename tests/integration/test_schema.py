@@ -137,9 +137,7 @@ async def _columns(conn: asyncpg.Connection, table: str) -> list[tuple[Any, ...]
 
 
 @pytest.mark.parametrize("table", sorted(SEED_COLUMNS))
-async def test_seed_table_has_every_column_type_and_default(
-    pool: asyncpg.Pool, table: str
-) -> None:
+async def test_seed_table_has_every_column_type_and_default(pool: asyncpg.Pool, table: str) -> None:
     async with pool.acquire() as conn:
         columns = await _columns(conn, table)
     # Later migrations may add columns, never drop, rename or retype the seed's.
@@ -215,8 +213,18 @@ async def test_referenced_tables_exist_with_their_keys(pool: asyncpg.Pool) -> No
         "users": {"id", "email", "name", "created_at"},
         "workspace_members": {"workspace_id", "user_id", "role", "created_at"},
         "meetings": {
-            "id", "workspace_id", "external_id", "title", "call_type", "started_at",
-            "duration_s", "owner_email", "attendees", "transcript", "notes", "created_at",
+            "id",
+            "workspace_id",
+            "external_id",
+            "title",
+            "call_type",
+            "started_at",
+            "duration_s",
+            "owner_email",
+            "attendees",
+            "transcript",
+            "notes",
+            "created_at",
         },
         "audit_log": {"id", "workspace_id", "actor_user_id", "action", "details", "created_at"},
     }

@@ -53,9 +53,9 @@ def test_pydantic_paths_read_like_code() -> None:
 
     with pytest.raises(ValidationError) as caught:
         Doc.model_validate({"lines": [{"text": "ok"}, {}]})
-    error = invalid_from_pydantic(caught.value.errors())
+    error = invalid_from_pydantic(caught.value)
     assert error.problems == (("lines[1].text", "is required"),)
-    assert invalid_from_pydantic(caught.value.errors(), prefix="--").field == "--lines[1].text"
+    assert invalid_from_pydantic(caught.value, prefix="--").field == "--lines[1].text"
 
 
 def test_client_and_internal_errors_are_told_apart() -> None:

@@ -66,7 +66,9 @@ def test_a_json_array_is_refused() -> None:
 def test_equal_meetings_have_equal_fingerprints_however_spelled() -> None:
     a = parse_meeting(example_meeting())
     b = parse_meeting(
-        example_meeting(started_at="2026-03-02T16:00:00+01:00", title="  Discovery call - Acme Corp ")
+        example_meeting(
+            started_at="2026-03-02T16:00:00+01:00", title="  Discovery call - Acme Corp "
+        )
     )
     assert a.fingerprint() == b.fingerprint()
 

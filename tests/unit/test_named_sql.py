@@ -36,8 +36,6 @@ def test_the_mapping_is_read_only() -> None:
         queries["b"] = "SELECT 2;"  # type: ignore[index]
 
 
-@pytest.mark.parametrize(
-    "path", sorted(RUNTIME.rglob("queries.sql")), ids=lambda p: p.parent.name
-)
+@pytest.mark.parametrize("path", sorted(RUNTIME.rglob("queries.sql")), ids=lambda p: p.parent.name)
 def test_every_domain_query_file_loads(path: Path) -> None:
     assert load_queries(path)

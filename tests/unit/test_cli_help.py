@@ -1,0 +1,36 @@
+"""Every command teaches itself with --help, without touching a database."""
+
+from __future__ import annotations
+
+import pytest
+
+from runtime.cli import main
+
+COMMANDS = [
+    [],
+    ["migrate"],
+    ["db"],
+    ["db", "url"],
+    ["db", "status"],
+    ["db", "stop"],
+    ["workspace", "create"],
+    ["workspace", "list"],
+    ["user", "create"],
+    ["meetings", "import"],
+    ["config", "show"],
+    ["config", "env-example"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "crm-agents")
+def test_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--help"])
+    assert exited.value.code == 0
+    assert "Usage: crm-agents" in capsys.readouterr().out
+
+
+def test_an_unknown_command_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["frobnicate"])
+    assert exited.value.code == 2
