@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,6 +27,7 @@ def crm_agents(
         capture_output=True,
         text=True,
         timeout=timeout_s,
-        cwd=REPO,
+        # Away from the repository: a developer's .env there must not steer the tests.
+        cwd=tempfile.gettempdir(),
         check=False,
     )

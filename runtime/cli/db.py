@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 import typer
 
 from runtime.cli._common import JSON_OPTION, emit, fail, load_settings, run
-from runtime.db.connect import server_dsn
+from runtime.db.connect import connect, server_dsn, server_version
 from runtime.db.dsn import redact
 from runtime.db.embedded import EmbeddedPostgres
 from runtime.db.migrate import discover, migrate, migration_status
@@ -26,7 +25,7 @@ def migrate_command(as_json: bool = JSON_OPTION) -> None:
 
     async def body() -> dict[str, Any]:
         with server_dsn(settings) as dsn:
-            conn = await asyncpg.connect(dsn)
+            conn = await connect(dsn, settings)
             try:
                 report = await migrate(conn, discover())
             finally:
@@ -69,9 +68,9 @@ def status_command(as_json: bool = JSON_OPTION) -> None:
 
     async def body() -> dict[str, Any]:
         with server_dsn(settings) as dsn:
-            conn = await asyncpg.connect(dsn)
+            conn = await connect(dsn, settings)
             try:
-                version = await conn.fetchval("SHOW server_version")
+                version = await server_version(conn)
                 status = await migration_status(conn, discover())
             finally:
                 await conn.close()

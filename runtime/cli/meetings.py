@@ -13,7 +13,9 @@ from rich.progress import Progress
 from runtime.cli._common import JSON_OPTION, database, emit, load_settings, run, stderr
 from runtime.errors import ConflictError, InvalidInputError
 from runtime.meetings.models import MeetingIn
+from runtime.meetings.repo import MeetingRepo
 from runtime.meetings.service import import_meeting, parse_meeting
+from runtime.workspaces.repo import WorkspaceRepo
 
 meetings_app = typer.Typer(help="Meetings: the input the agents read.", no_args_is_help=True)
 
@@ -67,6 +69,33 @@ def import_command(
         for r in results
     )
     emit(results if len(results) != 1 else results[0], human, as_json=as_json)
+
+
+@meetings_app.command("list")
+def list_command(
+    workspace: UUID = typer.Option(..., "--workspace", help="Workspace id."),
+    limit: int = typer.Option(50, "--limit", min=1, max=1000, help="At most this many."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List a workspace's meetings, newest first: id, start, external_id, title."""
+    settings = load_settings()
+
+    async def body() -> list[dict[str, Any]]:
+        async with database(settings) as pool:
+            await WorkspaceRepo(pool).get(workspace)
+            meetings = await MeetingRepo(pool).list_recent(workspace, limit=limit)
+        return [
+            m.model_dump(
+                mode="json", include={"id", "external_id", "title", "call_type", "started_at"}
+            )
+            for m in meetings
+        ]
+
+    rows = run(body)
+    human = "\n".join(
+        f"{r['id']}  {r['started_at']}  {r['external_id']}  {r['title']}" for r in rows
+    )
+    emit(rows, human, as_json=as_json)
 
 
 def _parse_all(files: list[Path]) -> list[tuple[str, MeetingIn]]:

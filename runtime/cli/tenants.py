@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from runtime.cli._common import JSON_OPTION, database, emit, load_settings, run
 from runtime.errors import invalid_from_pydantic
 from runtime.users.models import Role, UserCreate
+from runtime.users.repo import UserRepo
 from runtime.users.service import add_user_to_workspace
 from runtime.workspaces.models import WorkspaceCreate
 from runtime.workspaces.repo import WorkspaceRepo
@@ -86,3 +87,22 @@ def create_user(
 
     result = run(body)
     emit(result, result["id"], as_json=as_json)
+
+
+@user_app.command("list")
+def list_users(
+    workspace: UUID = typer.Option(..., "--workspace", help="Workspace id."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List a workspace's members: id, role, email."""
+    settings = load_settings()
+
+    async def body() -> list[dict[str, Any]]:
+        async with database(settings) as pool:
+            await WorkspaceRepo(pool).get(workspace)
+            members = await UserRepo(pool).list_members(workspace)
+        return [{**m.user.model_dump(mode="json"), "role": m.role} for m in members]
+
+    rows = run(body)
+    human = "\n".join(f"{r['id']}  {r['role']:<6}  {r['email']}" for r in rows)
+    emit(rows, human, as_json=as_json)

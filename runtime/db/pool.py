@@ -6,7 +6,8 @@ import json
 
 import asyncpg
 
-from runtime.errors import BackendUnavailableError
+from runtime.db.dsn import redact
+from runtime.errors import BackendUnavailableError, InvalidInputError
 from runtime.settings import DatabaseSettings
 
 __all__ = ["create_pool", "init_connection"]
@@ -30,7 +31,11 @@ async def create_pool(dsn: str, settings: DatabaseSettings) -> asyncpg.Pool:
             timeout=settings.connect_timeout_s,
             init=init_connection,
         )
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise BackendUnavailableError(f"cannot connect to PostgreSQL: {exc}") from exc
+    except (ValueError, asyncpg.ClientConfigurationError) as exc:
+        raise InvalidInputError.one("DATABASE_URL", f"is not a usable DSN: {exc}") from exc
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        raise BackendUnavailableError(
+            f"cannot connect to PostgreSQL at {redact(dsn)}: {exc}"
+        ) from exc
     assert pool is not None
     return pool

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +15,7 @@ import asyncpg
 import pytest
 
 from runtime.db.embedded import EmbeddedPostgres
+from runtime.db.migrate import discover
 from tests.cli import crm_agents
 from tests.meetings import BAD_MEETINGS, EXAMPLE_PATH, example_meeting
 
@@ -159,6 +163,45 @@ async def test_one_bad_file_among_several_stores_nothing(
     assert stored == 0
 
 
+def test_meetings_and_members_are_listed(env: dict[str, str], workspace_id: str) -> None:
+    imported = crm_agents(
+        "meetings",
+        "import",
+        "-",
+        "--workspace",
+        workspace_id,
+        "--json",
+        stdin=json.dumps(example_meeting(external_id="listed-1")),
+        env=env,
+    )
+    assert imported.returncode == 0, imported.stderr
+    meetings = crm_agents("meetings", "list", "--workspace", workspace_id, "--json", env=env)
+    assert meetings.returncode == 0, meetings.stderr
+    assert json.loads(imported.stdout)["id"] in {m["id"] for m in json.loads(meetings.stdout)}
+    crm_agents(
+        "user", "create", "--workspace", workspace_id, "--email", "lister@ourco.example", env=env
+    )
+    members = crm_agents("user", "list", "--workspace", workspace_id, env=env)
+    assert members.returncode == 0, members.stderr
+    assert any(
+        line.split()[1:] == ["member", "lister@ourco.example"]
+        for line in members.stdout.splitlines()
+    )
+
+
+def test_an_unreachable_database_is_a_clear_failure() -> None:
+    result = crm_agents("db", "status", env={"DATABASE_URL": "postgresql://u:pw@127.0.0.1:1/x"})
+    assert result.returncode == 1
+    assert "cannot connect to PostgreSQL at postgresql://u:***@127.0.0.1:1/x" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_malformed_database_url_is_bad_input() -> None:
+    result = crm_agents("migrate", env={"DATABASE_URL": "mysql://nope"})
+    assert result.returncode == 2
+    assert "error: DATABASE_URL: is not a usable DSN" in result.stderr
+
+
 def test_a_missing_file_is_named(env: dict[str, str], workspace_id: str, tmp_path: Path) -> None:
     missing = tmp_path / "nope.json"
     result = crm_agents("meetings", "import", str(missing), "--workspace", workspace_id, env=env)
@@ -186,6 +229,28 @@ def embedded_home() -> Iterator[Path]:
     yield path
     EmbeddedPostgres(path / "pgdata").stop(force=True)
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_concurrent_migrate_commands_on_a_new_home_apply_each_file_once(
+    embedded_home: Path,
+) -> None:
+    env = {"CRM_AGENTS_HOME": str(embedded_home)}
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CRM_AGENTS_")}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "runtime.cli", "migrate", "--json"],
+            env={**base, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0], [err for _, err in outputs]
+    applied = [name for out, _ in outputs for name in json.loads(out)["applied"]]
+    assert sorted(applied) == sorted(m.file_name for m in discover())
 
 
 @pytest.mark.slow

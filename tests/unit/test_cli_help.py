@@ -16,7 +16,9 @@ COMMANDS = [
     ["workspace", "create"],
     ["workspace", "list"],
     ["user", "create"],
+    ["user", "list"],
     ["meetings", "import"],
+    ["meetings", "list"],
     ["config", "show"],
     ["config", "env-example"],
 ]
