@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import typer
@@ -28,7 +28,6 @@ __all__ = [
     "EXIT_FAILURE",
     "database",
     "emit",
-    "fail",
     "load_settings",
     "report",
     "run",
@@ -44,16 +43,11 @@ stderr = Console(stderr=True, highlight=False)
 
 
 def load_settings() -> Settings:
+    """The settings from the environment; a bad value is bad input naming its field."""
     try:
         return Settings()
     except ValidationError as exc:
-        error = invalid_from_pydantic(exc, source="settings")
-        fail(error)
-
-
-def fail(error: CrmAgentsError) -> NoReturn:
-    """Stop the command with this error; ``main`` reports it."""
-    raise error
+        raise invalid_from_pydantic(exc, source="settings") from exc
 
 
 def report(error: CrmAgentsError) -> int:
@@ -67,13 +61,9 @@ def report(error: CrmAgentsError) -> int:
     return EXIT_BAD_INPUT if isinstance(error, ClientError) else EXIT_FAILURE
 
 
-def run(body: Callable[[], Awaitable[T]]) -> T:
+def run(body: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run an async command body; our errors propagate to ``main``, which reports them."""
-    return asyncio.run(_call(body))
-
-
-async def _call(body: Callable[[], Awaitable[T]]) -> T:
-    return await body()
+    return asyncio.run(body())
 
 
 @asynccontextmanager

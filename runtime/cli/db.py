@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from runtime.cli._common import JSON_OPTION, emit, fail, load_settings, run
+from runtime.cli._common import JSON_OPTION, emit, load_settings, run
 from runtime.db.connect import connect, server_dsn, server_version
 from runtime.db.dsn import redact
 from runtime.db.embedded import EmbeddedPostgres
@@ -102,12 +102,11 @@ def stop_command(
     """Stop the embedded PostgreSQL server (refused while other processes use it)."""
     settings = load_settings()
     if settings.database_url is not None:
-        fail(ClientError("DATABASE_URL points at an external server; crm-agents does not stop it"))
+        raise ClientError("DATABASE_URL points at an external server; crm-agents does not stop it")
     server = EmbeddedPostgres(settings.pgdata)
     before = server.state()
     if not before.running:
         typer.echo(f"not running ({settings.pgdata})")
         return
-    server.drop_dead_handles()
     server.stop(force=force)
     typer.echo(f"stopped the server (pid {before.server_pid}) in {settings.pgdata}")

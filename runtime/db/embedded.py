@@ -101,6 +101,8 @@ class EmbeddedPostgres:
 
     def stop(self, *, force: bool = False) -> ServerState:
         """Stop the server now. Refuses while other live processes use it, unless forced."""
+        with _handle_lock():
+            self.drop_dead_handles()
         state = self.state()
         others = [pid for pid in state.attached_pids if pid not in (os.getpid(), state.server_pid)]
         if others and not force:
