@@ -43,6 +43,15 @@ def pg_admin_dsn() -> Iterator[str]:
         shutil.rmtree(home, ignore_errors=True)
 
 
+@pytest.fixture
+def scratch_home() -> Iterator[Path]:
+    """An empty CRM_AGENTS_HOME for tests that start an embedded server of their own."""
+    home = Path(tempfile.mkdtemp(prefix="crm-agents-test-home-"))
+    yield home
+    EmbeddedPostgres(home / "pgdata").stop(force=True)
+    shutil.rmtree(home, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 async def template_database(pg_admin_dsn: str) -> AsyncIterator[str]:
     """A database built by running every migration, copied for each test module."""

@@ -26,6 +26,8 @@ from runtime.settings import Settings
 __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_FAILURE",
+    "JSON_OPTION",
+    "WORKSPACE_OPTION",
     "database",
     "emit",
     "load_settings",
@@ -83,3 +85,4 @@ def emit(data: dict[str, Any] | list[Any], human: str, *, as_json: bool) -> None
 
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document for machines.")
+WORKSPACE_OPTION = typer.Option(..., "--workspace", help="Workspace id (see `workspace list`).")

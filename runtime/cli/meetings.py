@@ -10,7 +10,15 @@ from uuid import UUID
 import typer
 from rich.progress import Progress
 
-from runtime.cli._common import JSON_OPTION, database, emit, load_settings, run, stderr
+from runtime.cli._common import (
+    JSON_OPTION,
+    WORKSPACE_OPTION,
+    database,
+    emit,
+    load_settings,
+    run,
+    stderr,
+)
 from runtime.errors import ConflictError, InvalidInputError
 from runtime.meetings.models import MeetingIn
 from runtime.meetings.repo import MeetingRepo
@@ -25,7 +33,7 @@ def import_command(
     files: list[Path] = typer.Argument(
         ..., help="meeting.json file(s) in the contract's format; '-' reads standard input."
     ),
-    workspace: UUID = typer.Option(..., "--workspace", help="Workspace id."),
+    workspace: UUID = WORKSPACE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Validate meetings against the contract and store each in one transaction.
@@ -73,7 +81,7 @@ def import_command(
 
 @meetings_app.command("list")
 def list_command(
-    workspace: UUID = typer.Option(..., "--workspace", help="Workspace id."),
+    workspace: UUID = WORKSPACE_OPTION,
     limit: int = typer.Option(50, "--limit", min=1, max=1000, help="At most this many."),
     as_json: bool = JSON_OPTION,
 ) -> None:

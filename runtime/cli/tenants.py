@@ -9,7 +9,7 @@ from uuid import UUID
 import typer
 from pydantic import ValidationError
 
-from runtime.cli._common import JSON_OPTION, database, emit, load_settings, run
+from runtime.cli._common import JSON_OPTION, WORKSPACE_OPTION, database, emit, load_settings, run
 from runtime.errors import invalid_from_pydantic
 from runtime.users.models import Role, UserCreate
 from runtime.users.repo import UserRepo
@@ -63,7 +63,7 @@ def list_workspaces(as_json: bool = JSON_OPTION) -> None:
 
 @user_app.command("create")
 def create_user(
-    workspace: UUID = typer.Option(..., "--workspace", help="Workspace id."),
+    workspace: UUID = WORKSPACE_OPTION,
     email: str = typer.Option(..., "--email", help="The user's email address."),
     role: RoleChoice = typer.Option(RoleChoice.member, "--role", help="The user's role."),
     name: str | None = typer.Option(None, "--name", help="Display name."),
@@ -91,7 +91,7 @@ def create_user(
 
 @user_app.command("list")
 def list_users(
-    workspace: UUID = typer.Option(..., "--workspace", help="Workspace id."),
+    workspace: UUID = WORKSPACE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List a workspace's members: id, role, email."""

@@ -7,11 +7,10 @@ from contextlib import asynccontextmanager, contextmanager
 
 import asyncpg
 
-from runtime.db.dsn import redact
 from runtime.db.embedded import EmbeddedPostgres
 from runtime.db.migrate import discover, migration_status
-from runtime.db.pool import create_pool, init_connection
-from runtime.errors import BackendUnavailableError, InvalidInputError, StorageError
+from runtime.db.pool import connection_errors, create_pool, init_connection
+from runtime.errors import StorageError
 from runtime.settings import Settings
 
 __all__ = ["connect", "open_pool", "server_dsn", "server_version"]
@@ -33,14 +32,8 @@ def server_dsn(settings: Settings) -> Iterator[str]:
 
 async def connect(dsn: str, settings: Settings) -> asyncpg.Connection:
     """One connection, configured like the pool's; unreachable servers are clear errors."""
-    try:
+    with connection_errors(dsn):
         conn = await asyncpg.connect(dsn, timeout=settings.db.connect_timeout_s)
-    except (ValueError, asyncpg.ClientConfigurationError) as exc:
-        raise InvalidInputError.one("DATABASE_URL", f"is not a usable DSN: {exc}") from exc
-    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        raise BackendUnavailableError(
-            f"cannot connect to PostgreSQL at {redact(dsn)}: {exc}"
-        ) from exc
     await init_connection(conn)
     return conn
 

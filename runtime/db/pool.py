@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import asyncpg
 
@@ -10,7 +12,7 @@ from runtime.db.dsn import redact
 from runtime.errors import BackendUnavailableError, InvalidInputError
 from runtime.settings import DatabaseSettings
 
-__all__ = ["create_pool", "init_connection"]
+__all__ = ["connection_errors", "create_pool", "init_connection"]
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
@@ -21,8 +23,21 @@ async def init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
-async def create_pool(dsn: str, settings: DatabaseSettings) -> asyncpg.Pool:
+@contextmanager
+def connection_errors(dsn: str) -> Iterator[None]:
+    """Turn the driver's connection failures into errors that say what to fix."""
     try:
+        yield
+    except (ValueError, asyncpg.ClientConfigurationError) as exc:
+        raise InvalidInputError.one("DATABASE_URL", f"is not a usable DSN: {exc}") from exc
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        raise BackendUnavailableError(
+            f"cannot connect to PostgreSQL at {redact(dsn)}: {exc}"
+        ) from exc
+
+
+async def create_pool(dsn: str, settings: DatabaseSettings) -> asyncpg.Pool:
+    with connection_errors(dsn):
         pool = await asyncpg.create_pool(
             dsn,
             min_size=settings.pool_min_size,
@@ -31,11 +46,5 @@ async def create_pool(dsn: str, settings: DatabaseSettings) -> asyncpg.Pool:
             timeout=settings.connect_timeout_s,
             init=init_connection,
         )
-    except (ValueError, asyncpg.ClientConfigurationError) as exc:
-        raise InvalidInputError.one("DATABASE_URL", f"is not a usable DSN: {exc}") from exc
-    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        raise BackendUnavailableError(
-            f"cannot connect to PostgreSQL at {redact(dsn)}: {exc}"
-        ) from exc
     assert pool is not None
     return pool

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -224,11 +221,8 @@ def test_a_bad_setting_is_named(env: dict[str, str]) -> None:
 
 
 @pytest.fixture
-def embedded_home() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="crm-agents-test-cli-"))
-    yield path
-    EmbeddedPostgres(path / "pgdata").stop(force=True)
-    shutil.rmtree(path, ignore_errors=True)
+def embedded_home(scratch_home: Path) -> Path:
+    return scratch_home
 
 
 @pytest.mark.slow

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -31,12 +28,8 @@ server.detach()
 
 
 @pytest.fixture
-def home() -> Iterator[Path]:
-    # Not under pytest's private tmp tree: as root the server opens every parent directory.
-    path = Path(tempfile.mkdtemp(prefix="crm-agents-test-embedded-"))
-    yield path
-    EmbeddedPostgres(path / "pgdata").stop(force=True)
-    shutil.rmtree(path, ignore_errors=True)
+def home(scratch_home: Path) -> Path:
+    return scratch_home
 
 
 def _hold(pgdata: Path) -> tuple[subprocess.Popen[str], str]:
