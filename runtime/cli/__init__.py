@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from importlib.metadata import version
 
 import typer
 
@@ -39,8 +40,22 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"crm-agents {version('crm-agents')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _configure() -> None:
+def _configure(
+    _version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
     logging.basicConfig(
         level=load_settings().log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

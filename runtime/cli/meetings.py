@@ -51,7 +51,9 @@ def import_command(
         results: list[dict[str, Any]] = []
         async with database(settings) as pool:
             with Progress(
-                console=stderr, transient=True, disable=as_json or len(parsed) < 2
+                console=stderr,
+                transient=True,
+                disable=as_json or len(parsed) < 2 or not stderr.is_terminal,
             ) as progress:
                 task = progress.add_task("importing", total=len(parsed))
                 for path, meeting in parsed:
