@@ -9,6 +9,7 @@ keeps it in sync.
 
 from __future__ import annotations
 
+import json
 import os
 import textwrap
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ __all__ = [
     "ENV_PREFIX",
     "DatabaseSettings",
     "EnvVariable",
+    "HubSpotSettings",
     "Settings",
     "default_home",
     "env_variables",
@@ -68,6 +70,52 @@ class DatabaseSettings(BaseModel):
     )
 
 
+class HubSpotSettings(BaseModel):
+    """How crm-agents reaches HubSpot (or the local emulator)."""
+
+    base_url: str = Field(
+        default="https://api.hubapi.com",
+        description="HubSpot API base URL; point it at `crm-agents emulator hubspot` locally.",
+    )
+    authorize_url: str = Field(
+        default="https://app.hubspot.com/oauth/authorize",
+        description="Where the browser is sent to grant the OAuth app access.",
+    )
+    client_id: str | None = Field(default=None, description="OAuth app client id.")
+    client_secret: SecretStr | None = Field(default=None, description="OAuth app client secret.")
+    redirect_uri: str | None = Field(
+        default=None, description="OAuth redirect URI registered with the app."
+    )
+    scopes: list[str] = Field(
+        default=[
+            "oauth",
+            "crm.objects.deals.read",
+            "crm.objects.deals.write",
+            "crm.objects.contacts.read",
+            "crm.objects.contacts.write",
+            "crm.objects.companies.read",
+            "crm.objects.companies.write",
+            "crm.schemas.deals.read",
+        ],
+        description="OAuth scopes requested when connecting (a JSON list).",
+    )
+    timeout_s: float = Field(default=30.0, gt=0, description="Seconds one HTTP request may take.")
+    max_retries: int = Field(
+        default=5, ge=0, description="Retries of a request answered with 429 or 5xx, or dropped."
+    )
+    retry_base_delay_s: float = Field(
+        default=0.5, gt=0, description="First backoff delay; it doubles per retry, with jitter."
+    )
+    retry_max_delay_s: float = Field(
+        default=30.0, gt=0, description="Longest single wait between retries."
+    )
+    token_refresh_margin_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="Refresh an OAuth access token this long before it expires.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything crm-agents can be told through its environment."""
 
@@ -102,6 +150,9 @@ class Settings(BaseSettings):
     )
     db: DatabaseSettings = Field(
         default_factory=DatabaseSettings, description="Connection pool and timeouts."
+    )
+    hubspot: HubSpotSettings = Field(
+        default_factory=HubSpotSettings, description="The HubSpot API and OAuth app."
     )
 
     @property
@@ -164,4 +215,6 @@ def render_env_example() -> str:
 def _render_default(info: FieldInfo) -> str:
     if info.default_factory is not None or info.default is None:
         return ""
+    if isinstance(info.default, list | dict):
+        return json.dumps(info.default)
     return str(info.default)

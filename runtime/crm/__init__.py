@@ -1,0 +1,1 @@
+"""CRM access: one port the agent code uses, HubSpot behind it (Salesforce later)."""
