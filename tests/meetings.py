@@ -68,4 +68,5 @@ BAD_MEETINGS: list[tuple[str, dict[str, Any], str, str]] = [
         "boolean",
     ),
     ("duration as text", example_meeting(duration_s="1800"), "duration_s", "integer"),
+    ("start as text", with_transcript_line(0, start_s="12.5"), "transcript[0].start_s", "number"),
 ]

@@ -29,7 +29,7 @@ class TranscriptLine(BaseModel):
     model_config = _INPUT
 
     speaker: NonEmptyStr
-    start_s: StrictFloat | StrictInt = Field(ge=0, description="Seconds from the call's start.")
+    start_s: StrictFloat = Field(ge=0, description="Seconds from the call's start.")
     text: NonEmptyStr
 
 
