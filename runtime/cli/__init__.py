@@ -13,16 +13,17 @@ from importlib.metadata import version
 
 import typer
 
-from runtime.cli._common import load_settings, report
+from runtime.cli._common import command_group, load_settings, report
 from runtime.cli.config import config_app
 from runtime.cli.db import db_app, migrate_command
+from runtime.cli.emulator import emulator_app
 from runtime.cli.meetings import meetings_app
 from runtime.cli.tenants import user_app, workspace_app
 from runtime.errors import CrmAgentsError
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(
+app = command_group(
     name="crm-agents",
     help=(
         "Run CRM agents: read each sales meeting, propose CRM updates with a confidence per"
@@ -69,6 +70,7 @@ app.add_typer(workspace_app, name="workspace")
 app.add_typer(user_app, name="user")
 app.add_typer(meetings_app, name="meetings")
 app.add_typer(config_app, name="config")
+app.add_typer(emulator_app, name="emulator")
 
 
 def main(argv: list[str] | None = None) -> None:

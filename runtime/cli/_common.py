@@ -28,6 +28,7 @@ __all__ = [
     "EXIT_FAILURE",
     "JSON_OPTION",
     "WORKSPACE_OPTION",
+    "command_group",
     "database",
     "emit",
     "load_settings",
@@ -42,6 +43,17 @@ T = TypeVar("T")
 
 # For progress bars only; messages go to sys.stderr unwrapped, so that they grep well.
 stderr = Console(stderr=True, highlight=False)
+
+
+def command_group(**options: Any) -> typer.Typer:
+    """A typer app with the project's conventions.
+
+    Markdown help: docstrings wrap at 100 columns in the source and should reflow to the
+    terminal's width, which typer's default "rich" mode does not do.
+    """
+    options.setdefault("no_args_is_help", True)
+    options.setdefault("rich_markup_mode", "markdown")
+    return typer.Typer(**options)
 
 
 def load_settings() -> Settings:

@@ -7,10 +7,10 @@ from typing import Any
 import typer
 from pydantic import SecretStr
 
-from runtime.cli._common import JSON_OPTION, emit, load_settings
+from runtime.cli._common import JSON_OPTION, command_group, emit, load_settings
 from runtime.settings import env_variables, render_env_example
 
-config_app = typer.Typer(help="Settings read from CRM_AGENTS_* variables.", no_args_is_help=True)
+config_app = command_group(help="Settings read from CRM_AGENTS_* variables.")
 
 
 @config_app.command("show")

@@ -6,16 +6,15 @@ from typing import Any
 
 import typer
 
-from runtime.cli._common import JSON_OPTION, emit, load_settings, run
+from runtime.cli._common import JSON_OPTION, command_group, emit, load_settings, run
 from runtime.db.connect import connect, server_dsn, server_version
 from runtime.db.dsn import redact
 from runtime.db.embedded import EmbeddedPostgres
 from runtime.db.migrate import discover, migrate, migration_status
 from runtime.errors import ClientError
 
-db_app = typer.Typer(
+db_app = command_group(
     help="The database: where it is, its state, stopping the embedded server.",
-    no_args_is_help=True,
 )
 
 

@@ -13,6 +13,7 @@ from rich.progress import Progress
 from runtime.cli._common import (
     JSON_OPTION,
     WORKSPACE_OPTION,
+    command_group,
     database,
     emit,
     load_settings,
@@ -25,7 +26,7 @@ from runtime.meetings.repo import MeetingRepo
 from runtime.meetings.service import import_meeting, parse_meeting
 from runtime.workspaces.repo import WorkspaceRepo
 
-meetings_app = typer.Typer(help="Meetings: the input the agents read.", no_args_is_help=True)
+meetings_app = command_group(help="Meetings: the input the agents read.")
 
 
 @meetings_app.command("import")

@@ -9,7 +9,15 @@ from uuid import UUID
 import typer
 from pydantic import ValidationError
 
-from runtime.cli._common import JSON_OPTION, WORKSPACE_OPTION, database, emit, load_settings, run
+from runtime.cli._common import (
+    JSON_OPTION,
+    WORKSPACE_OPTION,
+    command_group,
+    database,
+    emit,
+    load_settings,
+    run,
+)
 from runtime.errors import invalid_from_pydantic
 from runtime.users.models import Role, UserCreate
 from runtime.users.repo import UserRepo
@@ -23,8 +31,8 @@ class RoleChoice(StrEnum):
     member = "member"
 
 
-workspace_app = typer.Typer(help="Workspaces: the tenants.", no_args_is_help=True)
-user_app = typer.Typer(help="Users and their role in a workspace.", no_args_is_help=True)
+workspace_app = command_group(help="Workspaces: the tenants.")
+user_app = command_group(help="Users and their role in a workspace.")
 
 
 @workspace_app.command("create")
