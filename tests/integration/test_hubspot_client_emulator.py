@@ -419,6 +419,43 @@ async def test_oauth_connect_refresh_ahead_of_expiry_and_revoke() -> None:
             assert revoked.value.category == "invalid_grant"
 
 
+async def test_an_oauth_token_without_the_write_scope_may_read_but_not_write() -> None:
+    with running_emulator() as running:
+        config = EmulatorConfig(latency=NO_LATENCY).oauth
+        async with httpx.AsyncClient() as http:
+            app = OAuthApp(
+                client_id=config.client_id,
+                client_secret=SecretStr(config.client_secret),
+                redirect_uri="http://127.0.0.1/callback",
+                scopes=("oauth", "crm.objects.deals.read"),
+                base_url=running.url,
+                authorize_endpoint=f"{running.url}/oauth/authorize",
+                http=http,
+                clock=running.clock,
+            )
+            consent = await http.get(app.authorize_url(state="s-2"))
+            code = parse_qs(urlsplit(consent.headers["location"]).query)["code"][0]
+            source = OAuthTokenSource(app, await app.exchange_code(code))
+            async with HubSpotClient(
+                source, base_url=running.url, http=http, clock=running.clock, retry=NO_RETRIES
+            ) as client:
+                assert (await client.get("deals", "301")).id == "301"
+                with pytest.raises(CrmAuthError) as caught:
+                    await client.batch_update(
+                        "deals", [RecordUpdate(id="301", properties={"amount": "1"})]
+                    )
+            assert caught.value.status == 403
+            assert caught.value.category == "MISSING_SCOPES"
+            token = (await source.access_token()).get_secret_value()
+            raw = await http.get(
+                f"{running.url}/crm/v3/properties/deals",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+    assert raw.status_code == 403
+    context = raw.json()["errors"][0]["context"]
+    assert context["requiredGranularScopes"] == ["crm.schemas.deals.read"]
+
+
 # --- rate limits, faults and retries -------------------------------------------------
 
 

@@ -1,6 +1,7 @@
 """What every HubSpot API call goes through, in order, before and after its route code.
 
-1. Authentication (reference §1): 401 before anything is counted.
+1. Authentication (reference §1): 401 before anything is counted; then an OAuth token's
+   scopes (reference §5): 403 MISSING_SCOPES.
 2. Injected faults: 429, 502/503 or a dropped connection, drawn from the seeded generator;
    injected answers are not counted against any limit.
 3. Rate limits (reference §6): 429 with HubSpot's body; refused calls are not counted.
@@ -21,6 +22,7 @@ from runtime.crm.hubspot.emulator.config import LatencyKind
 from runtime.crm.hubspot.emulator.faults import FaultDraw, mark_for_dropping
 from runtime.crm.hubspot.emulator.limits import INTERVAL_MS, LimitDecision, Policy
 from runtime.crm.hubspot.emulator.responses import ApiError, error_body, rate_limit_body
+from runtime.crm.hubspot.emulator.scopes import missing_scopes_body, required_scope
 from runtime.crm.hubspot.emulator.state import EmulatorState
 from runtime.crm.hubspot.emulator.values import format_instant
 
@@ -38,10 +40,11 @@ _BAD_GATEWAY_HTML = (
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: the app whose 10-second window counts the call."""
+    """Who is calling: the app whose 10-second window counts the call, and its scopes."""
 
     app_key: str
     oauth: bool
+    scopes: frozenset[str] | None = None  # None: a private app token, every scope
 
 
 Handler = Callable[[Caller], Awaitable[Response]]
@@ -60,6 +63,9 @@ async def api_call(
     caller = _authenticate(state, request)
     if isinstance(caller, Response):
         return caller
+    scope = required_scope(request.url.path, write=write)
+    if scope is not None and caller.scopes is not None and scope not in caller.scopes:
+        return JSONResponse(missing_scopes_body(scope), status_code=403)
     fault = state.faults.draw()
     injected = _injected_answer(state, request, caller, fault, search=search)
     if injected is not None:
@@ -103,7 +109,11 @@ def _authenticate(state: EmulatorState, request: Request) -> Caller | Response:
                 context={"expire time": [format_instant(access.expires_at)]},
             )
         # Every token of the OAuth app shares the app's 10-second window (reference §6).
-        return Caller(app_key=f"oauth:{state.config.oauth.client_id}", oauth=True)
+        return Caller(
+            app_key=f"oauth:{state.config.oauth.client_id}",
+            oauth=True,
+            scopes=frozenset(access.scopes),
+        )
     allowed = state.config.tokens
     if (allowed is None and token.startswith("pat-")) or (allowed is not None and token in allowed):
         return Caller(app_key=f"pat:{token}", oauth=False)
