@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from starlette.requests import Request
@@ -22,8 +22,8 @@ from runtime.crm.hubspot.emulator.responses import (
     problem_entries,
     validation_message,
 )
-from runtime.crm.hubspot.emulator.state import EmulatorState
-from runtime.crm.hubspot.emulator.store import AssociationLink, StoredRecord
+from runtime.crm.hubspot.emulator.state import Schema
+from runtime.crm.hubspot.emulator.store import AssociationLink, Store, StoredRecord
 from runtime.crm.hubspot.emulator.validation import Problem, WrittenValue, validate_write
 from runtime.crm.port import ObjectType
 from runtime.errors import invalid_from_pydantic
@@ -39,6 +39,7 @@ __all__ = [
     "CreateIn",
     "PatchIn",
     "PreparedCreate",
+    "RecordSpace",
     "Refusal",
     "check_batch_size",
     "check_create",
@@ -51,6 +52,20 @@ __all__ = [
 # reference §2: object batch endpoints take at most 100 inputs.
 BATCH_LIMIT = 100
 Model = TypeVar("Model", bound=BaseModel)
+
+
+class RecordSpace(Protocol):
+    """What the write checks read: the schema and the records.
+
+    ``EmulatorState`` is one; ``runtime.crm.memory.InMemoryCrm`` holds another, so the
+    in-memory CRM refuses exactly the writes the emulator refuses.
+    """
+
+    @property
+    def schema(self) -> Schema: ...
+
+    @property
+    def store(self) -> Store: ...
 
 
 def _id_text(value: Any) -> Any:
@@ -233,7 +248,7 @@ class Claims:
         self.taken.setdefault(name, {})[value.casefold()] = record_id
 
     def claim_unique(
-        self, state: EmulatorState, object_type: ObjectType, values: dict[str, str], holder: str
+        self, state: RecordSpace, object_type: ObjectType, values: dict[str, str], holder: str
     ) -> None:
         """Claim the unique values an accepted input writes, so later inputs conflict."""
         for name, definition in state.schema.definitions[object_type].items():
@@ -242,7 +257,7 @@ class Claims:
 
 
 def check_create(
-    state: EmulatorState, object_type: ObjectType, item: CreateIn, *, claims: Claims
+    state: RecordSpace, object_type: ObjectType, item: CreateIn, *, claims: Claims
 ) -> PreparedCreate | Refusal:
     values, problems = validate_write(
         object_type,
@@ -265,7 +280,7 @@ def check_create(
 
 
 def check_update(
-    state: EmulatorState,
+    state: RecordSpace,
     object_type: ObjectType,
     record: StoredRecord,
     properties: Properties,
@@ -286,7 +301,7 @@ def check_update(
 
 
 def _association_link(
-    state: EmulatorState, object_type: ObjectType, to_id: str, kind: AssociationTypeIn
+    state: RecordSpace, object_type: ObjectType, to_id: str, kind: AssociationTypeIn
 ) -> AssociationLink | Refusal:
     association = ASSOCIATION_TYPES.get(kind.association_type_id)
     if (
@@ -314,7 +329,7 @@ def _association_link(
 
 
 def _unique_conflict(
-    state: EmulatorState,
+    state: RecordSpace,
     object_type: ObjectType,
     values: dict[str, str],
     *,
