@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 __all__ = [
     "OBJECT_TYPES",
@@ -63,9 +64,12 @@ _MODEL = ConfigDict(frozen=True)
 
 
 class CrmRecord(BaseModel):
-    """One CRM object as read: id, string properties, and associated ids per object type."""
+    """One CRM object as read: id, string properties, and associated ids per object type.
 
-    model_config = _MODEL
+    ``model_dump(by_alias=True)`` gives camelCase keys (the API's ``CRMRecord``).
+    """
+
+    model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True)
 
     id: str
     object_type: ObjectType

@@ -21,6 +21,8 @@ COMMANDS = [
     ["meetings", "list"],
     ["config", "show"],
     ["config", "env-example"],
+    ["preview"],
+    ["eval"],
 ]
 
 
