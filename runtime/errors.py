@@ -18,9 +18,11 @@ Ray actor and task boundaries.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 __all__ = [
@@ -37,7 +39,10 @@ __all__ = [
     "PermissionDeniedError",
     "StorageError",
     "invalid_from_pydantic",
+    "parse_json_model",
 ]
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 FieldProblem = tuple[str, str]
 """A (field path, reason) pair, e.g. ``("transcript[3].text", "must not be empty")``."""
@@ -161,6 +166,34 @@ def invalid_from_pydantic(
                 path += f".{part}"
         problems.append((path or "(input)", _reason(error)))
     return InvalidInputError(problems, source)
+
+
+def parse_json_model(
+    model: type[ModelT], raw: str | bytes | dict[str, Any], *, source: str | None = None
+) -> ModelT:
+    """Validate JSON text (or an already decoded object) as ``model``.
+
+    Raises:
+        InvalidInputError: not JSON, not an object, or fields that break the model; every
+            problem names its field path and, when given, ``source`` (the file).
+    """
+    if isinstance(raw, str | bytes):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError.one(
+                "(file)",
+                f"is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                source=source,
+            ) from exc
+    if not isinstance(raw, dict):
+        raise InvalidInputError.one(
+            "(file)", f"must be a JSON object, not {type(raw).__name__}", source=source
+        )
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise invalid_from_pydantic(exc, source=source) from exc
 
 
 def _reason(error: ErrorDetails) -> str:

@@ -24,5 +24,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(getattr(pytest.mark, marker))
 
 
-# Session fixtures: PostgreSQL (server, template, a database per module) and Ray.
-pytest_plugins = ("tests.postgres", "tests.ray_cluster")
+# Fixtures: PostgreSQL (server, template, a database per module), Ray, a mock HubSpot.
+pytest_plugins = ("tests.postgres", "tests.ray_cluster", "tests.hubspot_fakes")

@@ -6,12 +6,11 @@ Validation errors name the field (``fields.amount.auto_apply_threshold: ...``) t
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from runtime.errors import InvalidInputError, invalid_from_pydantic
+from runtime.errors import parse_json_model
 
 __all__ = [
     "AgentConfig",
@@ -115,20 +114,4 @@ def parse_agent_config(
     Raises:
         InvalidInputError: not JSON, or not a valid config.
     """
-    if isinstance(raw, str | bytes):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InvalidInputError.one(
-                "(file)",
-                f"is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                source=source,
-            ) from exc
-    if not isinstance(raw, dict):
-        raise InvalidInputError.one(
-            "(file)", f"must be a JSON object, not {type(raw).__name__}", source=source
-        )
-    try:
-        return AgentConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise invalid_from_pydantic(exc, source=source) from exc
+    return parse_json_model(AgentConfig, raw, source=source)

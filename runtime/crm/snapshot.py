@@ -8,11 +8,10 @@ belongs to its pipeline); every problem names its field path.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from runtime.crm.hubspot.standard import (
     DEFAULT_PIPELINE,
@@ -30,7 +29,7 @@ from runtime.crm.port import (
     PropertyOption,
     PropertyType,
 )
-from runtime.errors import FieldProblem, InvalidInputError, invalid_from_pydantic
+from runtime.errors import FieldProblem, InvalidInputError, parse_json_model
 
 __all__ = [
     "CrmSnapshot",
@@ -198,23 +197,7 @@ def parse_snapshot(raw: str | bytes | dict[str, Any], *, source: str | None = No
         InvalidInputError: not JSON, a field of the wrong shape, or a dangling reference;
             every problem names its field path.
     """
-    if isinstance(raw, str | bytes):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InvalidInputError.one(
-                "(file)",
-                f"is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                source=source,
-            ) from exc
-    if not isinstance(raw, dict):
-        raise InvalidInputError.one(
-            "(file)", f"must be a JSON object, not {type(raw).__name__}", source=source
-        )
-    try:
-        snapshot = CrmSnapshot.model_validate(raw)
-    except ValidationError as exc:
-        raise invalid_from_pydantic(exc, source=source) from exc
+    snapshot = parse_json_model(CrmSnapshot, raw, source=source)
     problems = _reference_problems(snapshot)
     if problems:
         raise InvalidInputError(problems, source)

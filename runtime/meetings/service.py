@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import asyncpg
-from pydantic import ValidationError
 
-from runtime.errors import ConflictError, InvalidInputError, invalid_from_pydantic
+from runtime.errors import ConflictError, parse_json_model
 from runtime.meetings.models import Meeting, MeetingIn
 from runtime.meetings.repo import MeetingRepo
 
@@ -29,23 +27,7 @@ def parse_meeting(raw: str | bytes | dict[str, Any], *, source: str | None = Non
     Raises:
         InvalidInputError: the text is not JSON, or the meeting breaks the contract.
     """
-    if isinstance(raw, str | bytes):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InvalidInputError.one(
-                "(file)",
-                f"is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                source=source,
-            ) from exc
-    if not isinstance(raw, dict):
-        raise InvalidInputError.one(
-            "(file)", f"must be a JSON object, not {type(raw).__name__}", source=source
-        )
-    try:
-        return MeetingIn.model_validate(raw)
-    except ValidationError as exc:
-        raise invalid_from_pydantic(exc, source=source) from exc
+    return parse_json_model(MeetingIn, raw, source=source)
 
 
 async def import_meeting(

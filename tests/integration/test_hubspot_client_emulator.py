@@ -352,6 +352,21 @@ async def test_large_updates_go_out_in_batches_of_100(emulator: RunningEmulator)
 # --- auth ----------------------------------------------------------------------------
 
 
+def _oauth_app(running: RunningEmulator, http: httpx.AsyncClient) -> OAuthApp:
+    """The emulator's OAuth app, asking only to read deals."""
+    config = EmulatorConfig().oauth
+    return OAuthApp(
+        client_id=config.client_id,
+        client_secret=SecretStr(config.client_secret),
+        redirect_uri="http://127.0.0.1/callback",
+        scopes=("oauth", "crm.objects.deals.read"),
+        base_url=running.url,
+        authorize_endpoint=f"{running.url}/oauth/authorize",
+        http=http,
+        clock=running.clock,
+    )
+
+
 async def test_a_token_that_is_not_a_private_app_token_is_refused(
     emulator: RunningEmulator,
 ) -> None:
@@ -363,18 +378,8 @@ async def test_a_token_that_is_not_a_private_app_token_is_refused(
 
 async def test_oauth_connect_refresh_ahead_of_expiry_and_revoke() -> None:
     with running_emulator() as running:
-        config = EmulatorConfig(latency=NO_LATENCY).oauth
         async with httpx.AsyncClient() as http:
-            app = OAuthApp(
-                client_id=config.client_id,
-                client_secret=SecretStr(config.client_secret),
-                redirect_uri="http://127.0.0.1/callback",
-                scopes=("oauth", "crm.objects.deals.read"),
-                base_url=running.url,
-                authorize_endpoint=f"{running.url}/oauth/authorize",
-                http=http,
-                clock=running.clock,
-            )
+            app = _oauth_app(running, http)
             consent = await http.get(app.authorize_url(state="s-1"))
             assert consent.status_code == 302
             query = parse_qs(urlsplit(consent.headers["location"]).query)
@@ -421,18 +426,8 @@ async def test_oauth_connect_refresh_ahead_of_expiry_and_revoke() -> None:
 
 async def test_an_oauth_token_without_the_write_scope_may_read_but_not_write() -> None:
     with running_emulator() as running:
-        config = EmulatorConfig(latency=NO_LATENCY).oauth
         async with httpx.AsyncClient() as http:
-            app = OAuthApp(
-                client_id=config.client_id,
-                client_secret=SecretStr(config.client_secret),
-                redirect_uri="http://127.0.0.1/callback",
-                scopes=("oauth", "crm.objects.deals.read"),
-                base_url=running.url,
-                authorize_endpoint=f"{running.url}/oauth/authorize",
-                http=http,
-                clock=running.clock,
-            )
+            app = _oauth_app(running, http)
             consent = await http.get(app.authorize_url(state="s-2"))
             code = parse_qs(urlsplit(consent.headers["location"]).query)["code"][0]
             source = OAuthTokenSource(app, await app.exchange_code(code))

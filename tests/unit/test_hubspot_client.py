@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import inspect
 import json
-import random
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import pytest
@@ -23,7 +20,6 @@ from runtime.crm.hubspot import (
     HubSpotClient,
     PrivateAppToken,
     RateLimitHeaders,
-    RetryPolicy,
 )
 from runtime.crm.port import (
     CrmPort,
@@ -33,52 +29,7 @@ from runtime.crm.port import (
     Sort,
 )
 from runtime.settings import HubSpotSettings
-
-BASE = "https://hubspot.test"
-TOKEN = "pat-na1-0000-secret"
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-def record(record_id: str, **properties: str | None) -> dict[str, Any]:
-    return {
-        "id": record_id,
-        "properties": {"hs_object_id": record_id, **properties},
-        "createdAt": "2026-01-02T03:04:05.678Z",
-        "updatedAt": "2026-01-03T00:00:00Z",
-        "archived": False,
-    }
-
-
-class Recorder:
-    """A HubSpot stand-in: records every request, answers through ``answer``."""
-
-    def __init__(self, answer: Callable[[httpx.Request], httpx.Response]) -> None:
-        self.answer = answer
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.answer(request)
-
-    @property
-    def bodies(self) -> list[Any]:
-        return [json.loads(r.content) for r in self.requests]
-
-
-@pytest.fixture
-async def connect() -> AsyncIterator[Callable[..., HubSpotClient]]:
-    opened: list[httpx.AsyncClient] = []
-
-    def make(handler: Handler, **options: Any) -> HubSpotClient:
-        http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-        opened.append(http)
-        options.setdefault("clock", FakeClock())
-        options.setdefault("retry", RetryPolicy(rng=random.Random(1)))
-        return HubSpotClient(PrivateAppToken(TOKEN), base_url=BASE, http=http, **options)
-
-    yield make
-    for http in opened:
-        await http.aclose()
+from tests.hubspot_fakes import TOKEN, Recorder, record
 
 
 def test_the_client_implements_every_port_method_with_its_signature() -> None:

@@ -10,13 +10,12 @@ the file, the field and the reason (a missing file is named too).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.agents.evaluation.scoring import (
     SCORED_FIELDS,
@@ -25,7 +24,7 @@ from runtime.agents.evaluation.scoring import (
     normalise_date,
 )
 from runtime.crm.snapshot import CrmSnapshot, load_snapshot
-from runtime.errors import FieldProblem, InvalidInputError, invalid_from_pydantic
+from runtime.errors import FieldProblem, InvalidInputError, parse_json_model
 from runtime.meetings.models import MeetingIn
 from runtime.meetings.service import parse_meeting
 
@@ -88,23 +87,7 @@ def parse_expected(
         InvalidInputError: not JSON, a wrong shape, an unscored field, a value the scoring
             cannot read, or a deal or stage the snapshot does not have.
     """
-    if isinstance(raw, str | bytes):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InvalidInputError.one(
-                "(file)",
-                f"is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                source=source,
-            ) from exc
-    if not isinstance(raw, dict):
-        raise InvalidInputError.one(
-            "(file)", f"must be a JSON object, not {type(raw).__name__}", source=source
-        )
-    try:
-        expected = Expected.model_validate(raw)
-    except ValidationError as exc:
-        raise invalid_from_pydantic(exc, source=source) from exc
+    expected = parse_json_model(Expected, raw, source=source)
     problems = _expected_problems(expected, snapshot)
     if problems:
         raise InvalidInputError(problems, source)
