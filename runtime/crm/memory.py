@@ -20,7 +20,6 @@ No method awaits, so each call runs whole: concurrent callers never see half a w
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -51,8 +50,8 @@ from runtime.crm.hubspot.emulator.writes import (
     Claims,
     PreparedCreate,
     Refusal,
+    check_batch_update,
     check_create,
-    check_update,
     traced_individually,
     whole_request_error,
 )
@@ -289,28 +288,17 @@ class InMemoryCrm:
             return BatchResult(results=())
         action = f"POST /crm/v3/objects/{object_type}/batch/update"
         body = BatchUpdateIn.model_validate(batch_update_body(inputs))
-        repeated = [rid for rid, n in Counter(i.id for i in body.inputs).items() if n > 1]
-        if repeated:
-            message = (
-                f"Duplicate IDs found in batch input: [{', '.join(repeated)}]. IDs must be unique"
+        space = self._space
+        try:
+            checked = check_batch_update(
+                space,
+                object_type,
+                body,
+                find=lambda record_id, _id_property: space.store.get(object_type, record_id),
             )
-            raise _crm_error(bad_request(message), action)
-        space, claims = self._space, Claims()
-        missing: list[str] = []
-        checked: list[tuple[StoredRecord, dict[str, str] | Refusal] | None] = []
-        for item in body.inputs:
-            record = space.store.get(object_type, item.id)
-            if record is None:
-                missing.append(item.id)
-                checked.append(None)
-                continue
-            outcome = check_update(space, object_type, record, item.properties, claims=claims)
-            if not isinstance(outcome, Refusal):
-                claims.claim_unique(space, object_type, outcome, record.id)
-            checked.append((record, outcome))
-        refusals = [pair[1] for pair in checked if pair and isinstance(pair[1], Refusal)]
-        if refusals and not traced_individually([i.object_write_trace_id for i in body.inputs]):
-            raise _crm_error(whole_request_error(refusals), action)
+        except ApiError as exc:
+            raise _crm_error(exc, action) from exc
+        missing = [item.id for item, pair in zip(body.inputs, checked, strict=True) if pair is None]
         results: list[CrmRecord] = []
         errors: list[InputError] = []
         for item, pair in zip(body.inputs, checked, strict=True):

@@ -7,7 +7,6 @@ whole request and nothing is applied. Every applied input is one write-log entry
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from starlette.requests import Request
@@ -18,7 +17,6 @@ from runtime.crm.hubspot.emulator.gate import api_call
 from runtime.crm.hubspot.emulator.objects_api import find_record, path_object_type
 from runtime.crm.hubspot.emulator.render import ALL_PROPERTIES, record_json, selected_properties
 from runtime.crm.hubspot.emulator.responses import (
-    bad_request,
     batch_body,
     json_answer,
     object_not_found_entry,
@@ -34,8 +32,8 @@ from runtime.crm.hubspot.emulator.writes import (
     PreparedCreate,
     Refusal,
     check_batch_size,
+    check_batch_update,
     check_create,
-    check_update,
     parse_body,
     traced_individually,
     whole_request_error,
@@ -132,28 +130,16 @@ async def _update(state: EmulatorState, request: Request) -> Response:
     object_type = path_object_type(request)
     body = await parse_body(request, BatchUpdateIn)
     check_batch_size(len(body.inputs))
-    repeated = [record_id for record_id, n in Counter(i.id for i in body.inputs).items() if n > 1]
-    if repeated:
-        raise bad_request(
-            f"Duplicate IDs found in batch input: [{', '.join(repeated)}]. IDs must be unique"
-        )
     started_at = state.clock.now()
-    claims = Claims()
-    missing: list[str] = []
-    checked: list[tuple[StoredRecord, dict[str, str] | Refusal] | None] = []
-    for item in body.inputs:
-        record = find_record(state, object_type, item.id, id_property=item.id_property)
-        if record is None:
-            missing.append(item.id)
-            checked.append(None)
-            continue
-        outcome = check_update(state, object_type, record, item.properties, claims=claims)
-        if not isinstance(outcome, Refusal):
-            claims.claim_unique(state, object_type, outcome, record.id)
-        checked.append((record, outcome))
-    refusals = [pair[1] for pair in checked if pair and isinstance(pair[1], Refusal)]
-    if refusals and not traced_individually([item.object_write_trace_id for item in body.inputs]):
-        raise whole_request_error(refusals)
+    checked = check_batch_update(
+        state,
+        object_type,
+        body,
+        find=lambda record_id, id_property: find_record(
+            state, object_type, record_id, id_property=id_property
+        ),
+    )
+    missing = [item.id for item, pair in zip(body.inputs, checked, strict=True) if pair is None]
     definitions = state.schema.definitions[object_type]
     results: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []

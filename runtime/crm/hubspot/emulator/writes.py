@@ -8,6 +8,8 @@ with what HubSpot would say: 400 VALIDATION_ERROR for property values or associa
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol, TypeVar
 
@@ -35,6 +37,7 @@ __all__ = [
     "BatchIdsIn",
     "BatchReadIn",
     "BatchUpdateIn",
+    "CheckedUpdate",
     "Claims",
     "CreateIn",
     "PatchIn",
@@ -42,6 +45,7 @@ __all__ = [
     "RecordSpace",
     "Refusal",
     "check_batch_size",
+    "check_batch_update",
     "check_create",
     "check_update",
     "parse_body",
@@ -277,6 +281,48 @@ def check_create(
             links.append(link)
     conflict = _unique_conflict(state, object_type, values, claims=claims, record_id=None)
     return conflict or PreparedCreate(values, tuple(links))
+
+
+CheckedUpdate = tuple[StoredRecord, dict[str, str] | Refusal] | None
+"""One batch-update input after checking: None for an unknown id, else the record and its
+normalised values or the reason it is refused."""
+
+
+def check_batch_update(
+    space: RecordSpace,
+    object_type: ObjectType,
+    body: BatchUpdateIn,
+    *,
+    find: Callable[[str, str | None], StoredRecord | None],
+) -> list[CheckedUpdate]:
+    """Check every input of a batch update before any is applied (reference §5).
+
+    ``find(id, id_property)`` looks a record up. A refused input fails the whole request
+    unless every input is traced individually.
+
+    Raises:
+        ApiError: an id given twice, or a refusal in an untraced request.
+    """
+    repeated = [rid for rid, n in Counter(i.id for i in body.inputs).items() if n > 1]
+    if repeated:
+        raise bad_request(
+            f"Duplicate IDs found in batch input: [{', '.join(repeated)}]. IDs must be unique"
+        )
+    claims = Claims()
+    checked: list[CheckedUpdate] = []
+    for item in body.inputs:
+        record = find(item.id, item.id_property)
+        if record is None:
+            checked.append(None)
+            continue
+        outcome = check_update(space, object_type, record, item.properties, claims=claims)
+        if not isinstance(outcome, Refusal):
+            claims.claim_unique(space, object_type, outcome, record.id)
+        checked.append((record, outcome))
+    refusals = [pair[1] for pair in checked if pair and isinstance(pair[1], Refusal)]
+    if refusals and not traced_individually([i.object_write_trace_id for i in body.inputs]):
+        raise whole_request_error(refusals)
+    return checked
 
 
 def check_update(
