@@ -123,3 +123,11 @@ def test_every_case_of_the_development_corpus_loads() -> None:
     assert [c.name for c in cases] == folders
     assert len(cases) >= 60
     assert any(c.expected.deal_id is None for c in cases)
+
+
+def test_every_case_of_the_held_out_corpus_loads() -> None:
+    # Only that it is well-formed: its contents are for measuring, never for tuning.
+    holdout = CORPUS.parent / "corpus-holdout"
+    cases = load_corpus(holdout)
+    assert len(cases) >= 20
+    assert [c.name for c in cases] == sorted(p.name for p in holdout.iterdir() if p.is_dir())
