@@ -10,6 +10,7 @@
     └── InternalError               logged with its traceback, masked for clients
         ├── StorageError            the database failed or is not in the expected shape
         ├── IntegrationError        an external service (CRM, Slack, push) failed
+        │   └── ExtractionError     the LLM endpoint failed or answered out of schema
         └── BackendUnavailableError a process we depend on is not there
 
 Every exception keeps its constructor arguments in ``args`` so that it pickles: they cross
@@ -31,6 +32,7 @@ __all__ = [
     "ClientError",
     "ConflictError",
     "CrmAgentsError",
+    "ExtractionError",
     "FieldProblem",
     "IntegrationError",
     "InternalError",
@@ -144,6 +146,10 @@ class StorageError(InternalError):
 
 class IntegrationError(InternalError):
     """An external service answered with an error or not at all."""
+
+
+class ExtractionError(IntegrationError):
+    """An extractor's model endpoint failed, or answered something that breaks its schema."""
 
 
 class BackendUnavailableError(InternalError):

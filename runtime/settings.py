@@ -25,6 +25,7 @@ __all__ = [
     "DatabaseSettings",
     "EnvVariable",
     "HubSpotSettings",
+    "LlmSettings",
     "Settings",
     "default_home",
     "env_variables",
@@ -116,6 +117,33 @@ class HubSpotSettings(BaseModel):
     )
 
 
+class LlmSettings(BaseModel):
+    """The OpenAI-compatible chat-completions endpoint of the LLM extractor."""
+
+    base_url: str | None = Field(
+        default=None,
+        description=(
+            "Base URL of an OpenAI-compatible API, e.g. https://api.openai.com/v1;"
+            " /chat/completions is appended. Unset: `--extractor llm` is refused."
+        ),
+    )
+    api_key: SecretStr | None = Field(
+        default=None, description="Bearer token sent to the endpoint; unset sends none."
+    )
+    model: str | None = Field(
+        default=None, description="Model name sent with each request, e.g. gpt-4o-mini."
+    )
+    timeout_s: float = Field(
+        default=60.0, gt=0, description="Seconds one chat-completions request may take."
+    )
+    max_output_tokens: int = Field(
+        default=4096, ge=1, description="Most tokens the model may answer with (max_tokens)."
+    )
+    temperature: float = Field(
+        default=0.0, ge=0, le=2, description="Sampling temperature; 0 for repeatable answers."
+    )
+
+
 class Settings(BaseSettings):
     """Everything crm-agents can be told through its environment."""
 
@@ -153,6 +181,9 @@ class Settings(BaseSettings):
     )
     hubspot: HubSpotSettings = Field(
         default_factory=HubSpotSettings, description="The HubSpot API and OAuth app."
+    )
+    llm: LlmSettings = Field(
+        default_factory=LlmSettings, description="The LLM endpoint of `--extractor llm`."
     )
 
     @property

@@ -58,11 +58,15 @@ def _configure(
         help="Print the version and exit.",
     ),
 ) -> None:
+    level = load_settings().log_level
     logging.basicConfig(
-        level=load_settings().log_level,
+        level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if level != "DEBUG":
+        # httpx logs every request at INFO: noise between a command's own lines.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 app.command("migrate")(migrate_command)

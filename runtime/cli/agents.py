@@ -17,11 +17,11 @@ from runtime.agents.evaluation.runner import (
 )
 from runtime.agents.evaluation.scoring import SCORED_FIELDS, CaseScore, EvalReport
 from runtime.agents.extraction import Extractor
-from runtime.agents.extractors import KeywordExtractor
+from runtime.agents.extractors import KeywordExtractor, LlmExtractor
 from runtime.agents.matching import RecordMatcher
 from runtime.agents.pipeline import run_agent, to_preview
 from runtime.agents.results import AgentPreviewResult
-from runtime.cli._common import JSON_OPTION, emit, run, stderr
+from runtime.cli._common import JSON_OPTION, emit, load_settings, run, stderr
 from runtime.crm.memory import InMemoryCrm
 from runtime.crm.snapshot import load_snapshot
 from runtime.errors import InvalidInputError
@@ -30,7 +30,11 @@ from runtime.meetings.service import parse_meeting
 
 __all__ = ["EXTRACTORS", "eval_command", "preview_command"]
 
-EXTRACTORS = ("baseline",)
+EXTRACTORS = ("baseline", "llm")
+_EXTRACTOR_HELP = (
+    "Extractor: baseline (offline keyword rules) or llm (the OpenAI-compatible endpoint"
+    " of the CRM_AGENTS_LLM__* settings)."
+)
 _WIDE = 48
 
 
@@ -47,15 +51,18 @@ def preview_command(
         metavar="CONFIG.json",
         help="An agent config; default: the built-in template for the meeting's call type.",
     ),
+    extractor_name: str = typer.Option("baseline", "--extractor", help=_EXTRACTOR_HELP),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Show what an agent would do with a meeting, offline and without side effects.
+    """Show what an agent would do with a meeting, without side effects.
 
-    Matches the meeting to a deal of the snapshot, extracts field values with the built-in
-    offline extractor and routes each by its confidence. Prints the matched deal and the
-    proposed fields (with --json, the API's AgentPreviewResult in camelCase). Nothing is
-    written: the snapshot file is only read. Bad files exit with code 2, naming the field.
+    Matches the meeting to a deal of the snapshot, extracts field values with --extractor
+    (the built-in offline one by default) and routes each by its confidence. Prints the
+    matched deal and the proposed fields (with --json, the API's AgentPreviewResult in
+    camelCase). Nothing is written: the snapshot file is only read. Bad files exit with code
+    2, naming the field; a failing LLM endpoint or answer exits with code 1.
     """
+    extractor = _extractor(extractor_name)
     meeting = parse_meeting(_read(meeting_file), source=str(meeting_file))
     snapshot = load_snapshot(crm_file)
     notes: list[str] = []
@@ -70,7 +77,7 @@ def preview_command(
             meeting,
             crm=crm,
             config=config,
-            extractor=KeywordExtractor(),
+            extractor=extractor,
             matcher=RecordMatcher(crm),
         )
         return to_preview(result)
@@ -90,23 +97,19 @@ def eval_command(
     threshold: float = typer.Option(
         0.8, "--threshold", help="Auto-apply threshold to score at, between 0 and 1."
     ),
-    extractor_name: str = typer.Option(
-        "baseline",
-        "--extractor",
-        help="Extractor to evaluate: " + ", ".join(EXTRACTORS) + " (offline).",
-    ),
+    extractor_name: str = typer.Option("baseline", "--extractor", help=_EXTRACTOR_HELP),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Score the agent's extraction, matching and confidence on an evaluation corpus.
 
-    Runs every case offline (no database, no network) with the case's call-type template,
-    every scored field managed and review-only off, and each field auto-applied at
-    --threshold. Reports per-field precision, recall and F1, record-match accuracy, the
-    expected calibration error of field confidences (10 bins), and at the threshold the
-    precision and coverage of the updates that would be written without a human. With
-    --json, prints one object with the keys cases, per_field, match_accuracy, ece,
-    auto_precision, auto_coverage and threshold. A broken case exits with code 2, naming
-    the file and the field.
+    Runs every case offline (no database; no network unless --extractor llm) with the case's
+    call-type template, every scored field managed and review-only off, and each field
+    auto-applied at --threshold. Reports per-field precision, recall and F1, record-match
+    accuracy, the expected calibration error of field confidences (10 bins), and at the
+    threshold the precision and coverage of the updates that would be written without a
+    human. With --json, prints one object with the keys cases, per_field, match_accuracy,
+    ece, auto_precision, auto_coverage and threshold. A broken case exits with code 2,
+    naming the file and the field; a failing LLM endpoint or answer exits with code 1.
     """
     if not 0.0 <= threshold <= 1.0:
         raise InvalidInputError.one("--threshold", f"must be between 0 and 1, not {threshold}")
@@ -131,6 +134,8 @@ def eval_command(
 def _extractor(name: str) -> Extractor:
     if name == "baseline":
         return KeywordExtractor()
+    if name == "llm":
+        return LlmExtractor(load_settings().llm)
     raise InvalidInputError.one("--extractor", f"{name!r} is not one of {', '.join(EXTRACTORS)}")
 
 

@@ -13,6 +13,7 @@ from runtime.errors import (
     ClientError,
     ConflictError,
     CrmAgentsError,
+    ExtractionError,
     InvalidInputError,
     NotFoundError,
     StorageError,
@@ -26,6 +27,7 @@ ERRORS: list[CrmAgentsError] = [
     BudgetExceededError("daily limit spent", retry_after_s=3.5),
     StorageError("disk full"),
     BackendUnavailableError("no server"),
+    ExtractionError("LLM endpoint answered 500"),
     ClientError("plain"),
 ]
 

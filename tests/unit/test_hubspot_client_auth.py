@@ -252,6 +252,7 @@ def test_oauth_from_settings_names_the_missing_settings():
 
 async def test_secrets_stay_out_of_reprs_messages_and_logs(app, hubspot, clock, http, caplog):
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # the CLI quiets httpx; undo it here
     tokens = await app.exchange_code(CODE)
     source = OAuthTokenSource(app, tokens)
     oauth_client = HubSpotClient(source, base_url=BASE, http=http, clock=clock)

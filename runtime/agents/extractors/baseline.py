@@ -33,6 +33,7 @@ from runtime.agents.extraction import (
     Signals,
     SpeakerRole,
 )
+from runtime.agents.extractors.speakers import speaker_roles
 from runtime.meetings.models import MeetingIn
 
 __all__ = ["KeywordExtractor"]
@@ -134,16 +135,9 @@ class KeywordExtractor:
 
 
 def _sentences(meeting: MeetingIn) -> Iterator[_Sentence]:
-    internal = {a.name.casefold(): a.internal for a in meeting.attendees}
-    first_names: dict[str, list[bool]] = {}
-    for attendee in meeting.attendees:
-        first_names.setdefault(attendee.name.split()[0].casefold(), []).append(attendee.internal)
+    roles = speaker_roles(meeting)
     for index, line in enumerate(meeting.transcript):
-        speaker = line.speaker.casefold()
-        flag = internal.get(speaker)
-        if flag is None and len(first_names.get(speaker, [])) == 1:
-            flag = first_names[speaker][0]  # "Dana" for attendee "Dana Ruiz"
-        role: SpeakerRole = "unknown" if flag is None else ("rep" if flag else "customer")
+        role = roles.get(line.speaker, "unknown")
         evidence = Evidence(
             source="transcript",
             text=line.text,
