@@ -17,7 +17,7 @@ from runtime.agents.evaluation.runner import (
 )
 from runtime.agents.evaluation.scoring import SCORED_FIELDS, CaseScore, EvalReport
 from runtime.agents.extraction import Extractor
-from runtime.agents.extractors import KeywordExtractor, LlmExtractor
+from runtime.agents.extractors import KeywordExtractor, LlmExtractor, RulesExtractor
 from runtime.agents.matching import RecordMatcher
 from runtime.agents.pipeline import run_agent, to_preview
 from runtime.agents.results import AgentPreviewResult
@@ -30,10 +30,11 @@ from runtime.meetings.service import parse_meeting
 
 __all__ = ["EXTRACTORS", "eval_command", "preview_command"]
 
-EXTRACTORS = ("baseline", "llm")
+EXTRACTORS = ("rules", "baseline", "llm")
 _EXTRACTOR_HELP = (
-    "Extractor: baseline (offline keyword rules) or llm (the OpenAI-compatible endpoint"
-    " of the CRM_AGENTS_LLM__* settings)."
+    "Extractor: rules (offline rule families, the default), baseline (the weak keyword"
+    " baseline rules are measured against) or llm (the OpenAI-compatible endpoint of the"
+    " CRM_AGENTS_LLM__* settings)."
 )
 _WIDE = 48
 
@@ -51,7 +52,7 @@ def preview_command(
         metavar="CONFIG.json",
         help="An agent config; default: the built-in template for the meeting's call type.",
     ),
-    extractor_name: str = typer.Option("baseline", "--extractor", help=_EXTRACTOR_HELP),
+    extractor_name: str = typer.Option("rules", "--extractor", help=_EXTRACTOR_HELP),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show what an agent would do with a meeting, without side effects.
@@ -97,7 +98,7 @@ def eval_command(
     threshold: float = typer.Option(
         0.8, "--threshold", help="Auto-apply threshold to score at, between 0 and 1."
     ),
-    extractor_name: str = typer.Option("baseline", "--extractor", help=_EXTRACTOR_HELP),
+    extractor_name: str = typer.Option("rules", "--extractor", help=_EXTRACTOR_HELP),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Score the agent's extraction, matching and confidence on an evaluation corpus.
@@ -132,6 +133,8 @@ def eval_command(
 
 
 def _extractor(name: str) -> Extractor:
+    if name == "rules":
+        return RulesExtractor()
     if name == "baseline":
         return KeywordExtractor()
     if name == "llm":

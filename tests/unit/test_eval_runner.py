@@ -12,6 +12,7 @@ from runtime.agents.evaluation.scoring import SCORED_FIELDS
 from runtime.agents.extractors import KeywordExtractor
 from runtime.agents.results import AgentResult, FieldDecision, MatchResult
 from runtime.agents.routing import in_scope
+from runtime.agents.templates import template_for
 from runtime.crm.port import CrmRecord
 from tests.corpus_cases import write_case
 from tests.meetings import example_meeting
@@ -43,8 +44,12 @@ def test_the_evaluation_config_trusts_every_scored_field_at_the_threshold(call_t
     assert in_scope(config, call_type)
 
 
-def test_the_template_keeps_its_overwrite_policy() -> None:
-    assert evaluation_config("qbr", threshold=0.7).fields["closedate"].overwrite == "fill_if_blank"
+def test_every_scored_field_may_be_overwritten_as_a_careful_human_would() -> None:
+    # The qbr template only fills a blank close date; expected.json may still change it.
+    template = template_for("qbr")
+    assert template is not None
+    assert template.config.fields["closedate"].overwrite == "fill_if_blank"
+    assert evaluation_config("qbr", threshold=0.7).fields["closedate"].overwrite == "overwrite"
 
 
 def test_an_update_predicts_its_deal_and_the_routed_fields() -> None:

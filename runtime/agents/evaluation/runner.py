@@ -4,10 +4,11 @@ Each case gets its own in-memory CRM built from its ``crm.json``: no database, n
 (for an offline extractor), and nothing is written anywhere. The agent runs with an
 *evaluation config*: the case's call-type template (a generic config when the call type has
 none, or the meeting has no call type) managing every scored field, with ``review_only`` off,
-``always_review`` off and every field's ``auto_apply_threshold`` set to the threshold under
-test. "Auto-applied" therefore
-means what a trusting agent would write without a human at that threshold; the match
-confidence floor and overwrite policies stay the template's.
+``always_review`` off, every field's ``auto_apply_threshold`` set to the threshold under
+test and its overwrite policy ``overwrite``: ``expected.json`` says what a careful human
+would change, whatever a conservative template (``fill_if_blank``) would allow. "Auto-applied"
+therefore means what a trusting agent would write without a human at that threshold; the
+match confidence floor stays the template's.
 """
 
 from __future__ import annotations
@@ -65,7 +66,11 @@ def evaluation_config(call_type: str | None, *, threshold: float) -> AgentConfig
     for field in SCORED_FIELDS:
         policy = fields.get(field) or FieldPolicy()
         fields[field] = policy.model_copy(
-            update={"auto_apply_threshold": threshold, "always_review": False}
+            update={
+                "auto_apply_threshold": threshold,
+                "always_review": False,
+                "overwrite": "overwrite",
+            }
         )
     call_types = base.call_types
     if call_type and call_type.strip().lower() not in call_types:

@@ -1,0 +1,54 @@
+"""The built-in offline extractor, assembled from one rule family per field.
+
+- ``amount``: ``amounts.py`` (numbers in words and shorthand, per-unit x units, the last
+  agreed figure; budgets, competitors' prices, last year's spend and discounts excluded).
+- ``closedate``: ``dates.py`` (absolute and relative dates about closing, resolved against
+  the meeting's start; speculation and rejected dates excluded; signing dates).
+- ``hs_next_step``: the keyword baseline's rule until its own family lands.
+- ``dealstage``: no rules yet, so nothing is proposed.
+
+Each family ranks its own candidates; only its best one is handed on, because routing
+compares confidences, and the families' ranking knows more than a confidence does.
+"""
+
+from __future__ import annotations
+
+from runtime.agents.extraction import Candidate, ExtractionContext
+from runtime.agents.extractors.amounts import extract_amount_candidates
+from runtime.agents.extractors.baseline import KeywordExtractor
+from runtime.agents.extractors.dates import DateCandidate, extract_close_date_candidates
+from runtime.agents.extractors.speakers import speaker_roles
+
+__all__ = ["RulesExtractor"]
+
+
+class RulesExtractor:
+    """Offline, deterministic, no network: the default extractor."""
+
+    name = "rules"
+
+    def __init__(self) -> None:
+        self._next_steps = KeywordExtractor()
+
+    async def extract(self, context: ExtractionContext) -> list[Candidate]:
+        meeting = context.meeting
+        roles = speaker_roles(meeting)
+        found: list[Candidate] = []
+        if "amount" in context.fields:
+            amounts = extract_amount_candidates(meeting, speaker_roles=roles)
+            found.extend(a.to_candidate() for a in amounts[:1])
+        if "closedate" in context.fields:
+            dates = extract_close_date_candidates(meeting, speaker_roles=roles)
+            found.extend(d.to_candidate() for d in dates[:1] if not _within_current(d, context))
+        if "hs_next_step" in context.fields:
+            baseline = await self._next_steps.extract(context)
+            found.extend(c for c in baseline if c.field == "hs_next_step")
+        return found
+
+
+def _within_current(candidate: DateCandidate, context: ExtractionContext) -> bool:
+    """A month-level date ("in February") that the deal's close date already falls in."""
+    if candidate.granularity != "month" or context.record is None:
+        return False
+    current = (context.record.properties.get("closedate") or "")[:7]
+    return current == candidate.value[:7]
