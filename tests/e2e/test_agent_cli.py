@@ -161,7 +161,7 @@ def test_eval_json_has_exactly_the_contract_keys(case: Path) -> None:
 def test_eval_reads_as_a_report_without_json(case: Path) -> None:
     result = crm_agents("eval", str(case.parent), env=NO_ENV)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("1 cases, extractor baseline, auto-apply threshold 0.8")
+    assert result.stdout.startswith("1 cases, extractor rules, auto-apply threshold 0.8")
     assert "record match accuracy  1.000  (1/1)" in result.stdout
 
 
@@ -170,7 +170,7 @@ def test_eval_reads_as_a_report_without_json(case: Path) -> None:
     [
         (("--threshold", "1.5"), "error: --threshold: must be between 0 and 1, not 1.5"),
         (("--threshold", "-0.1"), "error: --threshold: must be between 0 and 1, not -0.1"),
-        (("--extractor", "gpt"), "error: --extractor: 'gpt' is not one of baseline"),
+        (("--extractor", "gpt"), "error: --extractor: 'gpt' is not one of rules, baseline, llm"),
     ],
 )
 def test_eval_refuses_bad_options_with_exit_code_2(
