@@ -4,7 +4,8 @@
   agreed figure; budgets, competitors' prices, last year's spend and discounts excluded).
 - ``closedate``: ``dates.py`` (absolute and relative dates about closing, resolved against
   the meeting's start; speculation and rejected dates excluded; signing dates).
-- ``hs_next_step``: the keyword baseline's rule until its own family lands.
+- ``hs_next_step``: ``next_steps.py`` (the agreed action at the end of the call, who does
+  what by when, the rep's notes first; nothing when it is already in the CRM).
 - ``dealstage``: no rules yet, so nothing is proposed.
 
 Each family ranks its own candidates; only its best one is handed on, because routing
@@ -15,8 +16,8 @@ from __future__ import annotations
 
 from runtime.agents.extraction import Candidate, ExtractionContext
 from runtime.agents.extractors.amounts import extract_amount_candidates
-from runtime.agents.extractors.baseline import KeywordExtractor
 from runtime.agents.extractors.dates import DateCandidate, extract_close_date_candidates
+from runtime.agents.extractors.next_steps import extract_next_step_candidates
 from runtime.agents.extractors.speakers import speaker_roles
 
 __all__ = ["RulesExtractor"]
@@ -26,9 +27,6 @@ class RulesExtractor:
     """Offline, deterministic, no network: the default extractor."""
 
     name = "rules"
-
-    def __init__(self) -> None:
-        self._next_steps = KeywordExtractor()
 
     async def extract(self, context: ExtractionContext) -> list[Candidate]:
         meeting = context.meeting
@@ -41,8 +39,11 @@ class RulesExtractor:
             dates = extract_close_date_candidates(meeting, speaker_roles=roles)
             found.extend(d.to_candidate() for d in dates[:1] if not _within_current(d, context))
         if "hs_next_step" in context.fields:
-            baseline = await self._next_steps.extract(context)
-            found.extend(c for c in baseline if c.field == "hs_next_step")
+            current = context.record.properties.get("hs_next_step") if context.record else None
+            steps = extract_next_step_candidates(
+                meeting, speaker_roles=roles, current_next_step=current
+            )
+            found.extend(s.to_candidate() for s in steps[:1])
         return found
 
 
