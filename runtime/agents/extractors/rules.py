@@ -6,7 +6,8 @@
   the meeting's start; speculation and rejected dates excluded; signing dates).
 - ``hs_next_step``: ``next_steps.py`` (the agreed action at the end of the call, who does
   what by when, the rep's notes first; nothing when it is already in the CRM).
-- ``dealstage``: no rules yet, so nothing is proposed.
+- ``dealstage``: ``stages.py`` (what happened, mapped onto the deal's own pipeline by the
+  stages' meaning: forward only, or to closed lost; the customer's word, not the rep's hope).
 
 Each family ranks its own candidates; only its best one is handed on, because routing
 compares confidences, and the families' ranking knows more than a confidence does.
@@ -19,6 +20,7 @@ from runtime.agents.extractors.amounts import extract_amount_candidates
 from runtime.agents.extractors.dates import DateCandidate, extract_close_date_candidates
 from runtime.agents.extractors.next_steps import extract_next_step_candidates
 from runtime.agents.extractors.speakers import speaker_roles
+from runtime.agents.extractors.stages import extract_stage_candidates
 
 __all__ = ["RulesExtractor"]
 
@@ -32,6 +34,12 @@ class RulesExtractor:
         meeting = context.meeting
         roles = speaker_roles(meeting)
         found: list[Candidate] = []
+        if "dealstage" in context.fields and context.pipeline is not None:
+            current = context.record.properties.get("dealstage") if context.record else None
+            stages = extract_stage_candidates(
+                meeting, pipeline=context.pipeline, current_stage=current, speaker_roles=roles
+            )
+            found.extend(s.to_candidate() for s in stages[:1])
         if "amount" in context.fields:
             amounts = extract_amount_candidates(meeting, speaker_roles=roles)
             found.extend(a.to_candidate() for a in amounts[:1])
