@@ -55,12 +55,13 @@ Per-unit x units
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from runtime.agents.extraction import Candidate, Evidence, Signals, SpeakerRole
 from runtime.agents.extractors.numbers import AmountMention, find_amounts
+from runtime.agents.extractors.sentences import Sentence, meeting_sentences
 from runtime.meetings.models import MeetingIn
 
 __all__ = ["AmountCandidate", "extract_amount_candidates"]
@@ -149,22 +150,9 @@ class AmountCandidate:
 
 
 @dataclass(slots=True)
-class _Sentence:
-    order: int
-    text: str
-    role: SpeakerRole
-    evidence: Evidence
-    turn: int  # transcript line index; notes get one past the last line
-
-    @property
-    def from_notes(self) -> bool:
-        return self.evidence.source == "notes"
-
-
-@dataclass(slots=True)
 class _Figure:
     value: Decimal
-    sentence: _Sentence
+    sentence: Sentence
     hedged: bool
     committed: bool
     corrected: bool = False
@@ -183,7 +171,7 @@ def extract_amount_candidates(
         speaker_roles: role per speaker name, case-insensitive (``speaker_roles(meeting)``).
     """
     roles = {name.casefold(): role for name, role in speaker_roles.items()}
-    sentences = list(_sentences(meeting, roles))
+    sentences = list(meeting_sentences(meeting, roles, boundary=_SENTENCE_END))
     figures = _figures(sentences)
     _accept_across_turns(figures, sentences)
     product = _agreed_product(sentences)
@@ -192,31 +180,7 @@ def extract_amount_candidates(
     return _group(figures)
 
 
-def _sentences(meeting: MeetingIn, roles: Mapping[str, SpeakerRole]) -> Iterator[_Sentence]:
-    order = 0
-    for index, line in enumerate(meeting.transcript):
-        evidence = Evidence(
-            source="transcript",
-            text=line.text,
-            speaker=line.speaker,
-            line=index,
-            start_s=line.start_s,
-        )
-        role = roles.get(line.speaker.casefold(), "unknown")
-        for text in _SENTENCE_END.split(line.text):
-            if text.strip():
-                yield _Sentence(order, text.strip(), role, evidence, index)
-                order += 1
-    for text in _SENTENCE_END.split(meeting.notes or ""):
-        if text.strip(" -*\t"):
-            clean = text.strip(" -*\t")
-            yield _Sentence(
-                order, clean, "rep", Evidence(source="notes", text=clean), len(meeting.transcript)
-            )
-            order += 1
-
-
-def _figures(sentences: list[_Sentence]) -> list[_Figure]:
+def _figures(sentences: list[Sentence]) -> list[_Figure]:
     """Every money figure said as a price for this deal, with what its sentence says of it."""
     known: set[Decimal] = set()
     unit_prices = {m.value for s in sentences for m in find_amounts(s.text) if m.kind == "per_unit"}
@@ -305,7 +269,7 @@ def _excluded(text: str, mention: AmountMention, role: SpeakerRole) -> str | Non
     return None
 
 
-def _answers_other_topic(sentences: list[_Sentence], index: int) -> bool:
+def _answers_other_topic(sentences: list[Sentence], index: int) -> bool:
     """The first sentence of a turn answering a question about budget, spend or a competitor
     ("How much are you paying today?" / "About ninety thousand a year.")."""
     sentence = sentences[index]
@@ -318,7 +282,7 @@ def _answers_other_topic(sentences: list[_Sentence], index: int) -> bool:
     return any(p.search(asked.text) for reason, p in _NOT_AMOUNT if reason in topics)
 
 
-def _accept_across_turns(figures: list[_Figure], sentences: list[_Sentence]) -> None:
+def _accept_across_turns(figures: list[_Figure], sentences: list[Sentence]) -> None:
     """A rep's figure the customer's next turn accepts becomes the customer's commitment; one
     the next customer turn rejects is dropped."""
     for figure in list(figures):
@@ -381,10 +345,10 @@ def _group(figures: list[_Figure]) -> list[AmountCandidate]:
     return [candidate for candidate, _, _ in ranked]
 
 
-def _agreed_product(sentences: list[_Sentence]) -> _Figure | None:
+def _agreed_product(sentences: list[Sentence]) -> _Figure | None:
     """The agreed per-unit price x the agreed count of that unit (see "Per-unit x units")."""
-    prices: list[tuple[AmountMention, _Sentence]] = []
-    counts: list[tuple[AmountMention, _Sentence]] = []
+    prices: list[tuple[AmountMention, Sentence]] = []
+    counts: list[tuple[AmountMention, Sentence]] = []
     for sentence in sentences:
         if sentence.text.rstrip().endswith("?") or _HEDGE.search(sentence.text):
             continue
@@ -423,7 +387,7 @@ def _agreed_product(sentences: list[_Sentence]) -> _Figure | None:
     return None
 
 
-def _agreed(value: Decimal, said: _Sentence, sentences: list[_Sentence]) -> bool:
+def _agreed(value: Decimal, said: Sentence, sentences: list[Sentence]) -> bool:
     """Said by the customer or in the notes, or repeated or accepted by the customer later."""
     if said.role == "customer" or said.from_notes:
         return True

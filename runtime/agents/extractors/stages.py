@@ -58,6 +58,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from runtime.agents.extraction import Candidate, Evidence, Signals, SpeakerRole
+from runtime.agents.extractors.sentences import Sentence, meeting_sentences
 from runtime.agents.extractors.stage_map import StageKind, stage_for_kind
 from runtime.agents.extractors.stage_phrases import (
     ACCEPT_TURN,
@@ -86,7 +87,6 @@ from runtime.meetings.models import MeetingIn
 
 __all__ = ["StageCandidate", "extract_stage_candidates"]
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _DISCOVERY_CALL = re.compile(r"\b(?:discovery|qualif\w*)\b", re.IGNORECASE)
 _ROLE_RANK: dict[SpeakerRole, int] = {"rep": 0, "unknown": 1, "customer": 2}
 _DEMO_TURNS = 6  # turns after a demo mention in which its day or time may be agreed
@@ -110,22 +110,9 @@ class StageCandidate:
 
 
 @dataclass(frozen=True, slots=True)
-class _Sentence:
-    order: int
-    text: str
-    role: SpeakerRole
-    evidence: Evidence
-    turn: int  # transcript line index; notes get one past the last line
-
-    @property
-    def from_notes(self) -> bool:
-        return self.evidence.source == "notes"
-
-
-@dataclass(frozen=True, slots=True)
 class _Event:
     kind: StageKind
-    sentences: tuple[_Sentence, ...]
+    sentences: tuple[Sentence, ...]
     hedged: bool
     explicit: bool = True
 
@@ -154,7 +141,7 @@ def extract_stage_candidates(
     if current is not None and current.is_closed:
         return []
     roles = {name.casefold(): role for name, role in speaker_roles.items()}
-    sentences = list(_sentences(meeting, roles))
+    sentences = list(meeting_sentences(meeting, roles))
     events = [*_statement_events(sentences), *_presentation_events(sentences)]
     call_type = meeting.call_type or ""
     if call_type.casefold() == "demo":
@@ -164,27 +151,7 @@ def extract_stage_candidates(
     return _rank(events, pipeline, current)
 
 
-def _sentences(meeting: MeetingIn, roles: Mapping[str, SpeakerRole]) -> Iterator[_Sentence]:
-    order = 0
-    for index, line in enumerate(meeting.transcript):
-        evidence = Evidence(
-            source="transcript", text=line.text, speaker=line.speaker, line=index,
-            start_s=line.start_s,
-        )  # fmt: skip
-        role = roles.get(line.speaker.casefold(), "unknown")
-        for text in _SENTENCE_END.split(line.text):
-            if text.strip():
-                yield _Sentence(order, text.strip(), role, evidence, index)
-                order += 1
-    for text in _SENTENCE_END.split(meeting.notes or ""):
-        clean = text.strip(" -*\t")
-        if clean:
-            notes = Evidence(source="notes", text=clean)
-            yield _Sentence(order, clean, "rep", notes, len(meeting.transcript))
-            order += 1
-
-
-def _statement_events(sentences: list[_Sentence]) -> Iterator[_Event]:
+def _statement_events(sentences: list[Sentence]) -> Iterator[_Event]:
     """Lost, won, contract-sent and bought-in events, one per sentence that states one."""
     denied_turns = {s.turn for s in sentences if not s.from_notes and DENIAL.search(s.text)}
     previous_role: SpeakerRole | None = None
@@ -215,7 +182,7 @@ def _statement_events(sentences: list[_Sentence]) -> Iterator[_Event]:
             yield _Event("bought_in", (sentence,), hedged)
 
 
-def _presentation_events(sentences: list[_Sentence]) -> Iterator[_Event]:
+def _presentation_events(sentences: list[Sentence]) -> Iterator[_Event]:
     """A demo or presentation with a day or time agreed after it is mentioned."""
     for index, sentence in enumerate(sentences):
         topic = DEMO_TOPIC.search(sentence.text)
@@ -253,10 +220,10 @@ def _meeting_day(text: str) -> bool:
     return any(not _DEADLINE_BEFORE.search(text, 0, m.start()) for m in DATE_OR_TIME.finditer(text))
 
 
-def _qualified_events(sentences: list[_Sentence]) -> Iterator[_Event]:
+def _qualified_events(sentences: list[Sentence]) -> Iterator[_Event]:
     """Authority, timing and need (or budget) all confirmed by the customer or the notes."""
     heard = [s for s in sentences if s.role == "customer" or s.from_notes]
-    found: list[_Sentence] = []
+    found: list[Sentence] = []
     for pattern in (QUALIFY_AUTHORITY, QUALIFY_TIMING, QUALIFY_NEED):
         match = next(
             (s for s in heard if pattern.search(s.text) and not SPECULATION.search(s.text)),
