@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from runtime.agents.calibration import Calibration
+from runtime.agents.calibration_file import default_calibration
 from runtime.agents.confidence import (
     DEFAULT_WEIGHTS,
     ConfidenceWeights,
@@ -51,8 +53,13 @@ async def run_agent(
     extractor: Extractor,
     matcher: Matcher,
     weights: ConfidenceWeights = DEFAULT_WEIGHTS,
+    calibration: Calibration | None = None,
 ) -> AgentResult:
     """Decide what the agent would do with ``meeting``; reads the CRM, writes nothing.
+
+    Each value's baseline confidence (``field_confidence`` with ``weights``) is mapped by
+    ``calibration`` (default: the committed one, ``calibration_file``; ``Calibration()``
+    keeps the baseline) before routing, so thresholds act on calibrated probabilities.
 
     A meeting of a call type the agent does not handle is skipped before anything is
     matched or extracted; so is one whose deal is not found and that opens no opportunity.
@@ -90,10 +97,14 @@ async def run_agent(
     candidates = await extractor.extract(context)
     # A create lands on no existing deal, so the match does not discount its values.
     match_confidence = match.confidence if record is not None else 1.0
+    calibration = default_calibration() if calibration is None else calibration
     scored = [
         ScoredCandidate(
             candidate=c,
-            confidence=field_confidence(c, match_confidence=match_confidence, weights=weights),
+            confidence=calibration.calibrate(
+                c.field,
+                field_confidence(c, match_confidence=match_confidence, weights=weights),
+            ),
         )
         for c in candidates
     ]

@@ -14,7 +14,7 @@ from importlib.metadata import version
 import typer
 
 from runtime.cli._common import command_group, load_settings, report
-from runtime.cli.agents import eval_command, preview_command
+from runtime.cli.agents import calibrate_command, eval_command, preview_command
 from runtime.cli.config import config_app
 from runtime.cli.db import db_app, migrate_command
 from runtime.cli.emulator import emulator_app
@@ -78,6 +78,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(emulator_app, name="emulator")
 app.command("preview")(preview_command)
 app.command("eval")(eval_command)
+app.command("calibrate")(calibrate_command)
 
 
 def main(argv: list[str] | None = None) -> None:

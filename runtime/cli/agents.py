@@ -1,4 +1,4 @@
-"""`crm-agents preview` and `crm-agents eval`: run the agent offline on files."""
+"""`crm-agents preview`, `eval` and `calibrate`: run the agent offline on files."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from pathlib import Path
 import typer
 from rich.progress import Progress
 
+from runtime.agents.calibration_file import CALIBRATION_FILE
 from runtime.agents.config import AgentConfig, parse_agent_config
 from runtime.agents.evaluation.corpus import CorpusCase, load_corpus
+from runtime.agents.evaluation.fitting import CalibrationFit, check_not_holdout, fit_corpus
 from runtime.agents.evaluation.runner import (
     GENERIC_CALL_TYPE,
     config_for_call_type,
@@ -28,7 +30,7 @@ from runtime.errors import InvalidInputError
 from runtime.meetings.models import MeetingIn
 from runtime.meetings.service import parse_meeting
 
-__all__ = ["EXTRACTORS", "eval_command", "preview_command"]
+__all__ = ["EXTRACTORS", "calibrate_command", "eval_command", "preview_command"]
 
 EXTRACTORS = ("rules", "baseline", "llm")
 _EXTRACTOR_HELP = (
@@ -130,6 +132,57 @@ def eval_command(
 
     report = run(body)
     emit(report.model_dump(mode="json"), _report_text(report, extractor.name), as_json=as_json)
+
+
+def calibrate_command(
+    corpus: Path = typer.Argument(
+        ...,
+        metavar="CORPUS_DIR",
+        help="The development corpus (a path naming 'holdout' is refused).",
+    ),
+    out: Path = typer.Option(
+        CALIBRATION_FILE, "--out", metavar="PATH", help="Where to write the calibration JSON."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Fit the per-field confidence calibration on a development corpus and write it.
+
+    Runs the agent like `eval` (rules extractor) with uncalibrated confidences, labels each
+    proposal right or wrong with the scorer, fits one isotonic map per field (shrunk towards
+    the field's rate of success) and writes it to --out (default: the calibration the agent
+    ships with). Prints the fitted table and the corpus's ECE before and after; with --json,
+    one object with calibration, samples, ece_before and ece_after. A corpus path containing
+    'holdout' exits with code 2: the held-out set is never fitted on.
+    """
+    check_not_holdout(corpus)
+    cases = load_corpus(corpus)
+    extractor = RulesExtractor()
+
+    async def body() -> CalibrationFit:
+        return await fit_corpus(cases, extractor=extractor, source=str(corpus))
+
+    result = run(body)
+    out.write_text(result.calibration.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    emit(result.model_dump(mode="json"), _calibration_text(result, out), as_json=as_json)
+
+
+def _calibration_text(result: CalibrationFit, out: Path) -> str:
+    rows = [("field", "baseline", "calibrated", "samples", "base rate")]
+    for field, fitted in result.calibration.fields.items():
+        for x, y, n in zip(fitted.confidences, fitted.rates, fitted.counts, strict=True):
+            rows.append((field, f"{x:.3f}", f"{y:.3f}", str(n), f"{fitted.base_rate:.3f}"))
+    lines = [
+        f"{result.samples} proposals, identity weight {result.calibration.identity_weight}",
+        "",
+    ]
+    lines.extend(_table(rows))
+    lines += [
+        "",
+        f"ECE before  {_num(result.ece_before)}",
+        f"ECE after   {_num(result.ece_after)}",
+        f"written to  {out}",
+    ]
+    return "\n".join(lines)
 
 
 def _extractor(name: str) -> Extractor:

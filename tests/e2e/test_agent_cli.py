@@ -240,3 +240,21 @@ def test_preview_names_a_file_it_cannot_read(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert f"error: {tmp_path}/none.json: (file): cannot be read" in result.stderr
+
+
+def test_calibrate_fits_writes_and_reports(case: Path, tmp_path: Path) -> None:
+    out = tmp_path / "calibration.json"
+    result = crm_agents("calibrate", str(case.parent), "--out", str(out), "--json", env=NO_ENV)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert {"calibration", "samples", "ece_before", "ece_after"} <= set(report)
+    assert json.loads(out.read_text()) == report["calibration"]
+
+
+def test_calibrate_refuses_the_held_out_corpus(tmp_path: Path) -> None:
+    holdout = tmp_path / "corpus-holdout"
+    write_case(holdout, "case-h01", meeting=globex_meeting())
+    result = crm_agents("calibrate", str(holdout), "--out", str(tmp_path / "c.json"), env=NO_ENV)
+    assert result.returncode == 2
+    assert "holdout" in result.stderr
+    assert not (tmp_path / "c.json").exists()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from runtime.agents.calibration import Calibration
 from runtime.agents.config import AgentConfig, FieldPolicy
 from runtime.agents.evaluation.corpus import CorpusCase
 from runtime.agents.evaluation.scoring import (
@@ -108,8 +109,11 @@ async def evaluate(
     threshold: float,
     extractor: Extractor,
     progress: Callable[[CorpusCase], None] | None = None,
+    calibration: Calibration | None = None,
 ) -> EvalReport:
     """Run the agent on each case in order and score it; ``progress`` hears of each case.
+
+    ``calibration`` defaults to the committed one (see ``run_agent``).
 
     Raises:
         ValueError: ``threshold`` is outside [0, 1].
@@ -128,6 +132,7 @@ async def evaluate(
             config=evaluation_config(meeting.call_type, threshold=threshold),
             extractor=extractor,
             matcher=RecordMatcher(crm),
+            calibration=calibration,
         )
         scores.append(
             score_case(
