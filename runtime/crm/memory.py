@@ -47,13 +47,9 @@ from runtime.crm.hubspot.emulator.store import Store, StoredRecord, WriteLogEntr
 from runtime.crm.hubspot.emulator.writes import (
     BatchCreateIn,
     BatchUpdateIn,
-    Claims,
-    PreparedCreate,
     Refusal,
+    check_batch_create,
     check_batch_update,
-    check_create,
-    traced_individually,
-    whole_request_error,
 )
 from runtime.crm.hubspot.failures import error_from_response
 from runtime.crm.hubspot.wire import (
@@ -246,16 +242,11 @@ class InMemoryCrm:
         action = f"POST /crm/v3/objects/{object_type}/batch/create"
         # The body HubSpotClient would send, parsed by the emulator's own request model.
         body = BatchCreateIn.model_validate(batch_create_body(inputs))
-        space, claims = self._space, Claims()
-        checked: list[PreparedCreate | Refusal] = []
-        for index, item in enumerate(body.inputs):
-            outcome = check_create(space, object_type, item, claims=claims)
-            if isinstance(outcome, PreparedCreate):
-                claims.claim_unique(space, object_type, outcome.values, f"(input {index})")
-            checked.append(outcome)
-        refusals = [outcome for outcome in checked if isinstance(outcome, Refusal)]
-        if refusals and not traced_individually([i.object_write_trace_id for i in body.inputs]):
-            raise _crm_error(whole_request_error(refusals), action)
+        space = self._space
+        try:
+            checked = check_batch_create(space, object_type, body)
+        except ApiError as exc:
+            raise _crm_error(exc, action) from exc
         results: list[CrmRecord] = []
         errors: list[InputError] = []
         for item, outcome in zip(body.inputs, checked, strict=True):

@@ -28,15 +28,11 @@ from runtime.crm.hubspot.emulator.writes import (
     BatchIdsIn,
     BatchReadIn,
     BatchUpdateIn,
-    Claims,
-    PreparedCreate,
     Refusal,
+    check_batch_create,
     check_batch_size,
     check_batch_update,
-    check_create,
     parse_body,
-    traced_individually,
-    whole_request_error,
 )
 
 __all__ = ["batch_routes"]
@@ -96,17 +92,7 @@ async def _create(state: EmulatorState, request: Request) -> Response:
     body = await parse_body(request, BatchCreateIn)
     check_batch_size(len(body.inputs))
     started_at = state.clock.now()
-    claims = Claims()
-    checked: list[PreparedCreate | Refusal] = []
-    for index, item in enumerate(body.inputs):
-        outcome = check_create(state, object_type, item, claims=claims)
-        if isinstance(outcome, PreparedCreate):
-            claims.claim_unique(state, object_type, outcome.values, f"(input {index})")
-        checked.append(outcome)
-    trace_ids = [item.object_write_trace_id for item in body.inputs]
-    refusals = [outcome for outcome in checked if isinstance(outcome, Refusal)]
-    if refusals and not traced_individually(trace_ids):
-        raise whole_request_error(refusals)
+    checked = check_batch_create(state, object_type, body)
     definitions = state.schema.definitions[object_type]
     results: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []

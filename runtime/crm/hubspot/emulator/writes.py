@@ -44,6 +44,7 @@ __all__ = [
     "PreparedCreate",
     "RecordSpace",
     "Refusal",
+    "check_batch_create",
     "check_batch_size",
     "check_batch_update",
     "check_create",
@@ -281,6 +282,30 @@ def check_create(
             links.append(link)
     conflict = _unique_conflict(state, object_type, values, claims=claims, record_id=None)
     return conflict or PreparedCreate(values, tuple(links))
+
+
+def check_batch_create(
+    space: RecordSpace, object_type: ObjectType, body: BatchCreateIn
+) -> list[PreparedCreate | Refusal]:
+    """Check every input of a batch create before any is applied (reference §5).
+
+    Unique values claimed by an earlier input count against later ones. A refused input
+    fails the whole request unless every input is traced individually.
+
+    Raises:
+        ApiError: a refusal in an untraced request.
+    """
+    claims = Claims()
+    checked: list[PreparedCreate | Refusal] = []
+    for index, item in enumerate(body.inputs):
+        outcome = check_create(space, object_type, item, claims=claims)
+        if isinstance(outcome, PreparedCreate):
+            claims.claim_unique(space, object_type, outcome.values, f"(input {index})")
+        checked.append(outcome)
+    refusals = [outcome for outcome in checked if isinstance(outcome, Refusal)]
+    if refusals and not traced_individually([i.object_write_trace_id for i in body.inputs]):
+        raise whole_request_error(refusals)
+    return checked
 
 
 CheckedUpdate = tuple[StoredRecord, dict[str, str] | Refusal] | None
