@@ -7,6 +7,7 @@ retry.py        RetryPolicy, NO_RETRIES and the pure wait decision
 failures.py     HubSpot error answers and transport errors → runtime.crm.errors
 rate_limits.py  the X-HubSpot-RateLimit-* headers as a model
 wire.py         HubSpot JSON ↔ port models
+http_owner.py   the httpx client an API object owns (or borrows), closed with it
 """
 
 from __future__ import annotations

@@ -13,8 +13,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -28,6 +27,7 @@ from runtime.crm.hubspot.failures import (
     json_object,
     mask,
 )
+from runtime.crm.hubspot.http_owner import HttpClientOwner
 from runtime.settings import HubSpotSettings
 
 __all__ = [
@@ -89,7 +89,7 @@ TokensCallback = Callable[[OAuthTokens], Awaitable[None]]
 """Told each newly refreshed grant, so the caller can persist it."""
 
 
-class OAuthApp:
+class OAuthApp(HttpClientOwner):
     """A HubSpot OAuth app: the authorize URL, and the token endpoint's grants and revocation."""
 
     def __init__(
@@ -111,8 +111,7 @@ class OAuthApp:
         self.scopes = tuple(scopes)
         self._base_url = base_url.rstrip("/")
         self._authorize_endpoint = authorize_endpoint
-        self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=timeout_s)
+        super().__init__(http, timeout_s=timeout_s)
         self.clock: Clock = clock or SystemClock()
         _redact_token_paths_in_httpx_logs()
 
@@ -195,21 +194,6 @@ class OAuthApp:
         logger.debug("HubSpot %s: %d", action, response.status_code)
         if not response.is_success:
             raise self._token_error(response, action=action, secrets=(raw,))
-
-    async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return f"OAuthApp(client_id={self.client_id!r}, base_url={self._base_url!r})"

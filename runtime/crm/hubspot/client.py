@@ -17,8 +17,7 @@ failing without a clear answer, that its outcome is unknown, as the error type s
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from types import TracebackType
-from typing import Any, ParamSpec, Self, TypeVar
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -27,6 +26,7 @@ from pydantic import ValidationError
 from runtime.clock import Clock, SystemClock
 from runtime.crm.errors import CrmError, CrmServerError
 from runtime.crm.hubspot.auth import DEFAULT_BASE_URL, TokenSource
+from runtime.crm.hubspot.http_owner import HttpClientOwner
 from runtime.crm.hubspot.rate_limits import RateLimitHeaders
 from runtime.crm.hubspot.retry import RetryPolicy
 from runtime.crm.hubspot.session import ApiSession, RateLimitCallback
@@ -68,7 +68,7 @@ _T = TypeVar("_T")
 _P = ParamSpec("_P")
 
 
-class HubSpotClient:
+class HubSpotClient(HttpClientOwner):
     """Implements ``CrmPort`` against HubSpot or its emulator; an async context manager."""
 
     def __init__(
@@ -94,8 +94,7 @@ class HubSpotClient:
             retry: when to retry; ``NO_RETRIES`` to account every attempt yourself.
             on_rate_limit_headers: told the ``X-HubSpot-RateLimit-*`` headers of each answer.
         """
-        self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=timeout_s)
+        super().__init__(http, timeout_s=timeout_s)
         self.base_url = base_url.rstrip("/")
         self._session = ApiSession(
             http=self._http,
@@ -131,21 +130,6 @@ class HubSpotClient:
     def last_rate_limit(self) -> RateLimitHeaders | None:
         """The rate-limit headers of the latest answer that had them (search answers don't)."""
         return self._session.last_rate_limit
-
-    async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return f"HubSpotClient(base_url={self.base_url!r})"
