@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from runtime.meetings.models import MeetingIn
+
 EXAMPLE_PATH = Path(__file__).parent / "data" / "meeting.json"
 
 
@@ -19,6 +21,15 @@ def example_meeting(**changes: Any) -> dict[str, Any]:
         else:
             meeting[key] = value
     return meeting
+
+
+def dialogue(*lines: tuple[str, str], **changes: Any) -> MeetingIn:
+    """The example meeting with this transcript, (speaker, text) pairs 10 s apart."""
+    transcript = [
+        {"speaker": speaker, "start_s": float(10 * i), "text": text}
+        for i, (speaker, text) in enumerate(lines)
+    ]
+    return MeetingIn.model_validate(example_meeting(transcript=transcript, **changes))
 
 
 def with_transcript_line(index: int, **changes: Any) -> dict[str, Any]:

@@ -8,22 +8,13 @@ from typing import Any
 from runtime.agents.extraction import ExtractionContext
 from runtime.agents.extractors import RulesExtractor
 from runtime.crm.port import CrmRecord
-from runtime.meetings.service import parse_meeting
-from tests.meetings import example_meeting
+from tests.meetings import dialogue
 
 FIELDS = ("amount", "closedate", "hs_next_step")
 
 
 def _context(lines: list[tuple[str, str]], *, fields: tuple[str, ...] = FIELDS, **deal: Any):
-    meeting = parse_meeting(
-        example_meeting(
-            started_at="2026-03-02T15:00:00Z",  # a Monday
-            transcript=[
-                {"speaker": who, "start_s": float(i), "text": text}
-                for i, (who, text) in enumerate(lines)
-            ],
-        )
-    )
+    meeting = dialogue(*lines, started_at="2026-03-02T15:00:00Z")  # a Monday
     record = CrmRecord(
         id="301",
         object_type="deals",

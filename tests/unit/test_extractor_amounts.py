@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from runtime.agents.extractors.amounts import (
@@ -12,19 +10,14 @@ from runtime.agents.extractors.amounts import (
 )
 from runtime.agents.extractors.speakers import speaker_roles
 from runtime.meetings.models import MeetingIn
-from tests.meetings import example_meeting
+from tests.meetings import dialogue
 
 REP, CUSTOMER = "Sam Lee", "Dana Ruiz"
 R, C = REP, CUSTOMER
 
 
 def _meeting(*lines: tuple[str, str], notes: str | None = None) -> MeetingIn:
-    transcript = [
-        {"speaker": speaker, "start_s": float(10 * i), "text": text}
-        for i, (speaker, text) in enumerate(lines)
-    ]
-    changes: dict[str, Any] = {"transcript": transcript, "notes": notes or ""}
-    return MeetingIn.model_validate(example_meeting(**changes))
+    return dialogue(*lines, notes=notes or "")
 
 
 def _amounts(*lines: tuple[str, str], notes: str | None = None) -> list[AmountCandidate]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from runtime.agents.extractors.dates import (
@@ -11,8 +9,7 @@ from runtime.agents.extractors.dates import (
     extract_close_date_candidates,
 )
 from runtime.agents.extractors.speakers import speaker_roles
-from runtime.meetings.models import MeetingIn
-from tests.meetings import example_meeting
+from tests.meetings import dialogue
 
 pytestmark = pytest.mark.unit
 
@@ -23,12 +20,7 @@ MONDAY = "2026-03-02T15:00:00Z"
 def _candidates(
     *lines: tuple[str, str], notes: str = "", started_at: str = MONDAY
 ) -> list[DateCandidate]:
-    transcript = [
-        {"speaker": speaker, "start_s": float(10 * i), "text": text}
-        for i, (speaker, text) in enumerate(lines)
-    ]
-    payload: dict[str, Any] = {"transcript": transcript, "notes": notes, "started_at": started_at}
-    meeting = MeetingIn.model_validate(example_meeting(**payload))
+    meeting = dialogue(*lines, notes=notes, started_at=started_at)
     return extract_close_date_candidates(meeting, speaker_roles=speaker_roles(meeting))
 
 

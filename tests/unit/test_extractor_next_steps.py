@@ -11,8 +11,7 @@ from runtime.agents.extractors.next_steps import (
     extract_next_step_candidates,
 )
 from runtime.agents.extractors.speakers import speaker_roles
-from runtime.meetings.models import MeetingIn
-from tests.meetings import example_meeting
+from tests.meetings import dialogue
 
 pytestmark = pytest.mark.unit
 
@@ -23,12 +22,7 @@ MONDAY = "2026-03-02T15:00:00Z"
 def _candidates(
     *lines: tuple[str, str], notes: str = "", current: str | None = None
 ) -> list[NextStepCandidate]:
-    transcript = [
-        {"speaker": speaker, "start_s": float(10 * i), "text": text}
-        for i, (speaker, text) in enumerate(lines)
-    ]
-    payload: dict[str, Any] = {"transcript": transcript, "notes": notes, "started_at": MONDAY}
-    meeting = MeetingIn.model_validate(example_meeting(**payload))
+    meeting = dialogue(*lines, notes=notes, started_at=MONDAY)
     return extract_next_step_candidates(
         meeting, speaker_roles=speaker_roles(meeting), current_next_step=current
     )

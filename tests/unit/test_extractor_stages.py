@@ -12,7 +12,7 @@ from runtime.agents.extractors.stages import StageCandidate, extract_stage_candi
 from runtime.crm.hubspot.standard import DEFAULT_PIPELINE
 from runtime.crm.port import Pipeline, PipelineStage
 from runtime.meetings.models import MeetingIn
-from tests.meetings import example_meeting
+from tests.meetings import dialogue
 
 pytestmark = pytest.mark.unit
 
@@ -71,17 +71,7 @@ ENTERPRISE = Pipeline(
 def _meeting(
     *lines: tuple[str, str], notes: str = "", call_type: str = "check_in", title: str = "Check-in"
 ) -> MeetingIn:
-    transcript = [
-        {"speaker": speaker, "start_s": float(10 * i), "text": text}
-        for i, (speaker, text) in enumerate(lines)
-    ]
-    changes: dict[str, Any] = {
-        "transcript": transcript,
-        "notes": notes,
-        "call_type": call_type,
-        "title": title,
-    }
-    return MeetingIn.model_validate(example_meeting(**changes))
+    return dialogue(*lines, notes=notes, call_type=call_type, title=title)
 
 
 def _stages(
