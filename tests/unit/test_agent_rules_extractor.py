@@ -7,6 +7,7 @@ from typing import Any
 
 from runtime.agents.extraction import ExtractionContext
 from runtime.agents.extractors import RulesExtractor
+from runtime.crm.hubspot.standard import DEFAULT_PIPELINE
 from runtime.crm.port import CrmRecord
 from tests.meetings import dialogue
 
@@ -55,3 +56,14 @@ async def test_a_month_the_close_date_already_falls_in_is_no_new_date() -> None:
     ]
     moved = await RulesExtractor().extract(_context(lines, closedate="2026-06-30"))
     assert [c.value for c in moved if c.field == "closedate"] == ["2026-04-30"]
+
+
+async def test_a_lost_deal_keeps_its_amount() -> None:
+    context = _context(
+        [("Dana Ruiz", "We went another way: TrackRight came in at 38k against your 52k.")],
+        fields=("dealstage", "amount"),
+        dealstage="contractsent",
+    )
+    context = context.model_copy(update={"pipeline": DEFAULT_PIPELINE})
+    found = {c.field: c.value for c in await RulesExtractor().extract(context)}
+    assert found == {"dealstage": "closedlost"}

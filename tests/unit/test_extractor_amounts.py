@@ -141,6 +141,34 @@ RULES: list[tuple[str, list[tuple[str, str]], str | None, str | None]] = [
         "186000",
     ),
     (
+        "what the current system costs is not the amount",
+        [
+            (C, "The old tool costs us roughly twenty-two thousand a year today."),
+            (R, "Understood."),
+        ],
+        None,
+        None,
+    ),
+    (
+        "last year's invoice is not the amount",
+        [(C, "For reference, last year's invoice was sixty-six thousand.")],
+        None,
+        None,
+    ),
+    (
+        "a price per unit said with 'and a half' times the agreed count",
+        [
+            (
+                R,
+                "It's eighteen and a half thousand per yard per year, so for three yards"
+                " that's fifty-five and a half thousand a year.",
+            ),
+            (C, "That's fine."),
+        ],
+        None,
+        "55500",
+    ),
+    (
         "a bare echo of a figure said in full",
         [(R, "The renewal is fifty-four thousand."), (C, "Fifty-four is fine.")],
         None,

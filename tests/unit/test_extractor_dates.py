@@ -44,6 +44,7 @@ def test_a_signing_date_is_a_candidate_resolved_against_the_meeting_day() -> Non
         "Our current contract ends April 30.",
         "Talk on the 18th.",
         "We renewed on January 15.",
+        "The other project, park that until Q1.",
     ],
 )
 def test_dates_about_other_things_are_not_close_dates(text: str) -> None:
@@ -175,3 +176,19 @@ def test_a_date_without_closing_words_takes_the_topic_of_the_previous_turn() -> 
         (CUSTOMER, "No, not this Friday. Our accountant is away. End of the month."),
     )
     assert _values(found) == ["2026-03-31"]
+
+
+def test_call_it_is_a_way_of_saying_not_a_call() -> None:
+    found = _candidates(
+        (CUSTOMER, "Legal takes two weeks. So call it two weeks from Friday for a signature.")
+    )
+    assert _values(found) == ["2026-03-20"]
+
+
+def test_a_date_whose_own_sentence_is_about_closing_beats_a_borrowed_topic() -> None:
+    found = _candidates(
+        (CUSTOMER, "Nobody buys anything before the new fiscal year. Budgets reset in January."),
+        (REP, "Could we aim for December?"),
+        (CUSTOMER, "I hear you, but it'll be Q1. Put us down for the end of Q1."),
+    )
+    assert _values(found)[0] == "2026-03-31"

@@ -31,6 +31,9 @@ from runtime.agents.extractors.numbers import find_amounts, parse_number
         ("twenty-five hundred", "2500"),
         ("six thousand nine hundred and twelve", "6912"),
         ("a hundred and twenty-eight thousand seven hundred fifty", "128750"),
+        ("eighteen and a half thousand", "18500"),
+        ("two and a half million", "2500000"),
+        ("three and a half k", "3500"),
         # Spoken shorthand stays unscaled: the caller decides whether it means thousands.
         ("one eighty-six", "186"),
         ("two-forty", "240"),

@@ -151,6 +151,22 @@ DEFAULT_RULES: list[tuple[str, list[tuple[str, str]], str, str, str, str | None]
     ),
     ("lost to a competitor", LOST, "", "check_in", "contractsent", "closedlost"),
     (
+        "notes: went with a named competitor",
+        [],
+        "Bad news: they went w/ Transvoy. Decision is final.",
+        "check_in",
+        "contractsent",
+        "closedlost",
+    ),
+    (
+        "the decision maker says they are renewing",
+        [(C, "To be clear, we're renewing. I'm the one who signs, it's just the seat count.")],
+        "",
+        "renewal",
+        "qualifiedtobuy",
+        "decisionmakerboughtin",
+    ),
+    (
         "decided not to proceed",
         [(C, "We've decided not to proceed this year.")],
         "",

@@ -16,7 +16,8 @@ Not the deal amount (the figure is dropped)
     - a budget, a ceiling or an approval threshold: "we have budget of about 60k", "anything
       over fifty thousand goes to the board";
     - a competitor's or the incumbent's price: "another vendor quoted us a hundred and five";
-    - past or current spend: "last year we paid thirty-six", "up from a hundred and twenty-five";
+    - past or current spend: "last year we paid thirty-six", "up from a hundred and twenty-five",
+      "the old system costs us twenty-two thousand a year", "last year's invoice was 66k";
     - a discount: "ten percent off", "5k off" (percents are never amounts);
     - an earlier proposal or estimate: "our proposal was fifty-two";
     - a figure the customer rejects, in the same sentence ("two hundred doesn't fly", "we're
@@ -109,7 +110,8 @@ _NOT_AMOUNT: tuple[tuple[str, re.Pattern[str]], ...] = (
         "past",
         re.compile(
             r"\b(?:last year|previous(?:ly)?|used to|up from|down from|from|we pay|we paid|paid"
-            r"|we spend|we spent|spent|current(?:ly)?|this year's|was)\b",
+            r"|we spend|we spent|spent|current(?:ly)?|this year's|was|costs? us|(?:we're|we are)"
+            r" paying|invoice[sd]?|(?:pay|spend|paying|spending) today)\b",
             re.I,
         ),
     ),

@@ -7,8 +7,8 @@ each with an example:
 - Topic: a date counts only when it is said about closing: signing (strongest); paperwork,
   purchase order, decision, buying; or (weakest) go-live, budget approval, deadline, timeline,
   "realistic", renewal. "We want to sign by end of March" counts; "let's do the demo
-  on Tuesday", "I'll send the order form by Friday", "our current contract ends April 30"
-  and "talk on the 18th" do not. The words of the date's own clause decide (the nearest one;
+  on Tuesday", "I'll send the order form by Friday", "our current contract ends April 30",
+  "talk on the 18th" and "park that until Q1" do not ("call it Friday for a signature" does). The words of the date's own clause decide (the nearest one;
   a clause that opens with an action such as "send" or "confirm ... with" is about that
   action, and so is one whose nearest such word is not about closing); a clause without
   such words takes them from its sentence, then from the rest of the turn, then from the two
@@ -24,7 +24,8 @@ each with an example:
   stated date breaks ties.
 - Who said it: the customer's commitment outweighs the rep's hope, so candidates rank by
   signing, then unhedged, then speaker (customer > unknown > rep; notes count as the rep's),
-  then topic strength, then commitment, then the latest statement. "This week" / "next week"
+  then a topic said in the date's own sentence before one borrowed from the turn, then topic
+  strength, then commitment, then the latest statement. "This week" / "next week"
   is timing rather than a date, so it is marked hedged.
 """
 
@@ -65,13 +66,14 @@ _WEAK = _words(
     r"|down\s+for|move\s+us\s+to|renew\w*|done\s+by)"
 )
 _OTHER = _words(
-    r"\b(?:send|sent|email|demo|meet\w*|call\b|follow[- ]?up|check[- ]?in|check\s+with|confirm"
+    r"\b(?:send|sent|email|demo|meet\w*|call\b(?!\s+it\b)|follow[- ]?up|check[- ]?in|check\s+with|confirm"
     r"|talk|speak|kick[- ]?off|kick\s+(?:\w+\s+)?off|train\w*|invite|walk\s+(?:\w+\s+)?through"
     r"|walkthrough|proposal"
     r"|quote|questionnaire|feedback|back\s+to\s+you|over\s+to\s+you|to\s+you\s+by|review\w*"
     r"|pilot|install\w*|onboard\w*|webinar|board|committee|ends|ended|expires?|runs\s+out|starts?"
     r"|starting|reconnect|reach\s+out|let\s+you\s+know|hear\s+back|report|schema|deck|ship\w*"
-    r"|budget\s+(?:round|cycle)|comments|results|reply|respond|present\w*)"
+    r"|budget\s+(?:round|cycle)|comments|results|reply|respond|present\w*|park\w*|revisit\w*"
+    r"|pick\s+(?:it|this|that)\s+(?:back\s+)?up|circle\s+back|table\s+(?:it|this|that))"
 )
 _ACTION_FIRST = _words(
     r"^\W*(?:(?:i|we|she|he|they)(?:'ll|\u2019ll|\s+will|\s+can)?\s+)?(?:next:?\s*)?"
@@ -371,6 +373,7 @@ def _rank(said: list[_Said]) -> list[DateCandidate]:
             int(candidate.signed),
             int(not signals.hedged),
             _ROLE_RANK[role],
+            int(signals.explicit),
             max(s.strength for s in group),
             int(signals.committed),
             max(s.order for s in group),

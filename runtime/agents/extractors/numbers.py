@@ -44,7 +44,7 @@ _SUFFIXES |= {"b": 1_000_000_000, "thousand": 1_000, "million": 1_000_000}
 _SUFFIXES |= {"billion": 1_000_000_000}
 _WORD_VALUES = _UNITS | _TEENS | _TENS
 _NUMBER_WORDS = set(_WORD_VALUES) | {"hundred"} | set(_SCALES)
-_RUN_WORDS = _NUMBER_WORDS | {"a", "an", "and", "point", "k", "grand"}
+_RUN_WORDS = _NUMBER_WORDS | {"a", "an", "and", "point", "k", "grand", "half"}
 
 _CURRENCY_SYMBOL = {"$": "USD", "€": "EUR", "£": "GBP"}
 _CURRENCY_CODE = {"usd": "USD", "eur": "EUR", "gbp": "GBP", "cad": "CAD", "aud": "AUD"}
@@ -83,6 +83,7 @@ _NOT_NOUNS |= {"works", "goes", "stays", "comes", "seems", "looks", "sounds", "i
 _NOT_NOUNS |= {"covers", "means", "makes", "gets", "gives", "needs", "helps", "fits", "says"}
 _NOT_NOUNS |= {"takes", "runs", "pays", "costs", "buys", "remains", "holds", "hits", "lands"}
 _YEAR = re.compile(r"(?:19|20)\d\d")
+_HALF_OF_SCALE = ("a", "half")
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +283,7 @@ def _parse_words(words: list[str]) -> tuple[Decimal, int, bool] | None:
         chunks.append((value, index, end))
         index = end
         if index < len(words) and words[index] in ("k", "grand"):
-            chunks[-1] = (value * 1_000, chunks[-1][1], index + 1)
+            chunks[-1] = (_whole(value * 1_000), chunks[-1][1], index + 1)
             index += 1
             break
         if not _plain(words[chunks[-1][1] : end]):
@@ -317,6 +318,15 @@ def _grammatical(words: list[str], start: int) -> tuple[Decimal, int] | None:
             if index + 1 < len(words) and words[index + 1] in ("hundred", *_SCALES):
                 group, last = Decimal(1), "unit"
                 index += 1
+                continue
+            break
+        if word == "and" and _HALF_OF_SCALE == tuple(words[index + 1 : index + 4])[:2]:
+            # "eighteen and a half thousand", "three and a half k": only before a scale
+            scale = words[index + 3] if index + 3 < len(words) else None
+            if last in ("unit", "teen", "tens") and scale in (*_SCALES, "k", "grand"):
+                group += Decimal("0.5")
+                index = end = index + 3
+                last = "point"
                 continue
             break
         if word == "and":

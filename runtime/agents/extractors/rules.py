@@ -1,7 +1,8 @@
 """The built-in offline extractor, assembled from one rule family per field.
 
 - ``amount``: ``amounts.py`` (numbers in words and shorthand, per-unit x units, the last
-  agreed figure; budgets, competitors' prices, last year's spend and discounts excluded).
+  agreed figure; budgets, competitors' prices, last year's spend and discounts excluded;
+  nothing when the call lost the deal).
 - ``closedate``: ``dates.py`` (absolute and relative dates about closing, resolved against
   the meeting's start; speculation and rejected dates excluded; signing dates).
 - ``hs_next_step``: ``next_steps.py`` (the agreed action at the end of the call, who does
@@ -34,13 +35,17 @@ class RulesExtractor:
         meeting = context.meeting
         roles = speaker_roles(meeting)
         found: list[Candidate] = []
+        lost = False
         if "dealstage" in context.fields and context.pipeline is not None:
             current = context.record.properties.get("dealstage") if context.record else None
             stages = extract_stage_candidates(
                 meeting, pipeline=context.pipeline, current_stage=current, speaker_roles=roles
             )
             found.extend(s.to_candidate() for s in stages[:1])
-        if "amount" in context.fields:
+            lost = bool(stages) and stages[0].kind == "lost" and not stages[0].signals.hedged
+        # A lost deal keeps its amount: the figures of that call are the winner's price or
+        # the offer that lost.
+        if "amount" in context.fields and not lost:
             amounts = extract_amount_candidates(meeting, speaker_roles=roles)
             found.extend(a.to_candidate() for a in amounts[:1])
         if "closedate" in context.fields:
