@@ -8,11 +8,12 @@ each with an example:
   purchase order, decision, buying; or (weakest) go-live, budget approval, deadline, timeline,
   "realistic", renewal. "We want to sign by end of March" counts; "let's do the demo
   on Tuesday", "I'll send the order form by Friday", "our current contract ends April 30",
-  "talk on the 18th" and "park that until Q1" do not ("call it Friday for a signature" does). The words of the date's own clause decide (the nearest one;
-  a clause that opens with an action such as "send" or "confirm ... with" is about that
-  action, and so is one whose nearest such word is not about closing); a clause without
-  such words takes them from its sentence, then from the rest of the turn, then from the two
-  turns before ("Can we sign Friday?" / "No. End of the month.").
+  "talk on the 18th" and "park that until Q1" do not ("call it Friday for a signature"
+  does). The words of the date's own clause decide (the nearest one; a clause that opens
+  with an action such as "send" or "confirm ... with" is about that action, and so is one
+  whose nearest such word is not about closing); a clause without such words takes them
+  from its sentence, then from the rest of the turn, then from the two turns before ("Can
+  we sign Friday?" / "No. End of the month.").
 - Past dates are not close dates ("we renewed last March"), except a signing:
   "I signed it this morning" / "signed on Friday" -> that past day, and it wins.
 - Speculation is not a commitment: "it might slip into December, maybe" proposes nothing;
@@ -66,7 +67,8 @@ _WEAK = _words(
     r"|down\s+for|move\s+us\s+to|renew\w*|done\s+by)"
 )
 _OTHER = _words(
-    r"\b(?:send|sent|email|demo|meet\w*|call\b(?!\s+it\b)|follow[- ]?up|check[- ]?in|check\s+with|confirm"
+    r"\b(?:send|sent|email|demo|meet\w*|call\b(?!\s+it\b)|follow[- ]?up|check[- ]?in"
+    r"|check\s+with|confirm"
     r"|talk|speak|kick[- ]?off|kick\s+(?:\w+\s+)?off|train\w*|invite|walk\s+(?:\w+\s+)?through"
     r"|walkthrough|proposal"
     r"|quote|questionnaire|feedback|back\s+to\s+you|over\s+to\s+you|to\s+you\s+by|review\w*"

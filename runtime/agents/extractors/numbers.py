@@ -320,7 +320,7 @@ def _grammatical(words: list[str], start: int) -> tuple[Decimal, int] | None:
                 index += 1
                 continue
             break
-        if word == "and" and _HALF_OF_SCALE == tuple(words[index + 1 : index + 4])[:2]:
+        if word == "and" and tuple(words[index + 1 : index + 3]) == _HALF_OF_SCALE:
             # "eighteen and a half thousand", "three and a half k": only before a scale
             scale = words[index + 3] if index + 3 < len(words) else None
             if last in ("unit", "teen", "tens") and scale in (*_SCALES, "k", "grand"):
