@@ -251,10 +251,29 @@ def test_calibrate_fits_writes_and_reports(case: Path, tmp_path: Path) -> None:
     assert json.loads(out.read_text()) == report["calibration"]
 
 
-def test_calibrate_refuses_the_held_out_corpus(tmp_path: Path) -> None:
+def test_calibrate_fits_several_corpora_together(case: Path, tmp_path: Path) -> None:
+    one = crm_agents(
+        "calibrate", str(case.parent), "--out", str(tmp_path / "1.json"), "--json", env=NO_ENV
+    )
+    two = crm_agents(
+        "calibrate",
+        str(case.parent),
+        str(case.parent),
+        "--out",
+        str(tmp_path / "2.json"),
+        "--json",
+        env=NO_ENV,
+    )
+    assert one.returncode == two.returncode == 0, two.stderr
+    assert json.loads(two.stdout)["samples"] == 2 * json.loads(one.stdout)["samples"] > 0
+
+
+def test_calibrate_refuses_the_held_out_corpus(case: Path, tmp_path: Path) -> None:
     holdout = tmp_path / "corpus-holdout"
     write_case(holdout, "case-h01", meeting=globex_meeting())
-    result = crm_agents("calibrate", str(holdout), "--out", str(tmp_path / "c.json"), env=NO_ENV)
+    result = crm_agents(
+        "calibrate", str(case.parent), str(holdout), "--out", str(tmp_path / "c.json"), env=NO_ENV
+    )
     assert result.returncode == 2
     assert "holdout" in result.stderr
     assert not (tmp_path / "c.json").exists()
