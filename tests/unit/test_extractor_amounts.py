@@ -141,6 +141,33 @@ RULES: list[tuple[str, list[tuple[str, str]], str | None, str | None]] = [
         "186000",
     ),
     (
+        "arithmetic operands are not prices",
+        [
+            (R, "So that's one-forty times twenty-four times twelve, for the year."),
+            (C, "Yep, fine by me."),
+        ],
+        None,
+        None,
+    ),
+    (
+        "people on the payroll are not the seats priced per agent",
+        [
+            (R, "It's forty-five dollars per agent per month."),
+            (C, "Forty-five per agent is in range. We're two-twenty people total."),
+        ],
+        None,
+        None,
+    ),
+    (
+        "the rep confirms the customer's own figure",
+        [
+            (C, "That's the thirty-one thousand six hundred eighty with the discount, right?"),
+            (R, "Correct. Thirty-one six eighty for the year."),
+        ],
+        None,
+        "31680",
+    ),
+    (
         "what the current system costs is not the amount",
         [
             (C, "The old tool costs us roughly twenty-two thousand a year today."),
@@ -189,6 +216,11 @@ def test_a_correction_is_flagged_and_the_old_figure_dropped() -> None:
     assert [c.value for c in found] == ["75000"]
     assert found[0].signals.corrected
     assert found[0].signals.committed
+
+
+def test_a_range_is_a_hedge() -> None:
+    (found,) = _amounts((C, "Something like six or seven grand a month in empty chairs."))
+    assert found.signals.hedged
 
 
 def test_a_hedged_figure_is_flagged_and_loses_to_a_commitment() -> None:

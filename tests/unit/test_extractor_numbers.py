@@ -39,6 +39,8 @@ from runtime.agents.extractors.numbers import find_amounts, parse_number
         ("two-forty", "240"),
         ("one twelve five", "112.5"),
         ("forty-three two", "43.2"),
+        ("fifty-four seven twenty", "54720"),
+        ("thirty-one six eighty", "31680"),
     ],
 )
 def test_a_number_is_read_whole(text: str, value: str) -> None:

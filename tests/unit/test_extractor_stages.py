@@ -54,6 +54,19 @@ RENEWALS = Pipeline(
         _stage("88412205", "Churned", 4, 0.0),
     ),
 )
+# No verbal-commit, contract or legal stage: a yes ends the negotiation, the paper is a proposal.
+MIDMARKET = Pipeline(
+    id="14890236",
+    label="Mid-Market",
+    stages=(
+        _stage("discovery", "Discovery", 0, 0.1),
+        _stage("solution_fit", "Solution Fit", 1, 0.3),
+        _stage("proposal", "Proposal", 2, 0.5),
+        _stage("negotiation", "Negotiation", 3, 0.75),
+        _stage("won", "Won", 4, 1.0),
+        _stage("lost", "Lost", 5, 0.0),
+    ),
+)
 ENTERPRISE = Pipeline(
     id="55012000",
     label="Enterprise",
@@ -167,6 +180,22 @@ DEFAULT_RULES: list[tuple[str, list[tuple[str, str]], str, str, str, str | None]
         "decisionmakerboughtin",
     ),
     (
+        "the PO went out",
+        [(C, "Yeah, the PO went out this morning, PO number RB-4471.")],
+        "",
+        "check_in",
+        "contractsent",
+        "closedwon",
+    ),
+    (
+        "the customer will sign it",
+        [(C, "Forty-one five works. I'll sign it by Friday the thirteenth.")],
+        "",
+        "renewal",
+        "qualifiedtobuy",
+        "decisionmakerboughtin",
+    ),
+    (
         "decided not to proceed",
         [(C, "We've decided not to proceed this year.")],
         "",
@@ -230,6 +259,18 @@ NOTHING: list[tuple[str, list[tuple[str, str]], str, str]] = [
         "contractsent",
     ),
     ("question", [(R, "Is it fully signed?")], "check_in", "contractsent"),
+    (
+        "a PO still to come",
+        [(C, "We need the PO issued by Friday, then the PO will be sent over.")],
+        "check_in",
+        "contractsent",
+    ),
+    (
+        "a conditional signature",
+        [(C, "I'll sign it once legal has looked at it.")],
+        "check_in",
+        "decisionmakerboughtin",
+    ),
     (
         "speculative churn",
         [(C, "We might not renew if prices go up.")],
@@ -311,6 +352,15 @@ CUSTOM_RULES: list[tuple[str, Pipeline, list[tuple[str, str]], str, str, str]] =
     ),
     ("paperwork sent", RENEWALS, SENT, "", "88412202", "88412203"),
     ("yes goes to legal & procurement", ENTERPRISE, YES, "", "55012004", "55012005"),
+    ("a yes ends the negotiation", MIDMARKET, YES, "", "proposal", "negotiation"),
+    (
+        "notes: the PO was received",
+        MIDMARKET,
+        [],
+        "PO RB-4471 received 7/9 - $72,400 annual.",
+        "negotiation",
+        "won",
+    ),
 ]
 
 
@@ -325,8 +375,8 @@ def test_custom_pipeline_rules(
 
 
 def test_custom_pipeline_without_such_a_stage_proposes_nothing() -> None:
-    # The renewals pipeline has no verbal-commit or legal stage: a yes has nowhere to go.
-    assert _stages(*YES, pipeline=RENEWALS, current="88412201") == []
+    # Past the negotiation already, a yes has nowhere forward to go in the renewals pipeline.
+    assert _stages(*YES, pipeline=RENEWALS, current="88412202") == []
 
 
 def test_qualified_on_a_custom_pipeline_moves_past_the_qualifying_stage() -> None:
@@ -344,7 +394,9 @@ def test_qualified_on_a_custom_pipeline_moves_past_the_qualifying_stage() -> Non
         (DEFAULT_PIPELINE, "won", "closedwon"),
         (DEFAULT_PIPELINE, "lost", "closedlost"),
         (CUSTOM, "qualified", "62110002"),
-        (RENEWALS, "bought_in", None),
+        (RENEWALS, "bought_in", "88412202"),
+        (MIDMARKET, "bought_in", "negotiation"),
+        (MIDMARKET, "contract_sent", "proposal"),
         (RENEWALS, "contract_sent", "88412203"),
         (ENTERPRISE, "contract_sent", "55012005"),
         (ENTERPRISE, "presentation", None),

@@ -27,7 +27,8 @@ Not the deal amount (the figure is dropped)
     - a hypothetical: "standard support would have been 72k".
     - the customer's answer to a question about budget, spend or a competitor ("What are you
       paying today?" / "About 90k a year.");
-    - a rep's figure the customer never accepts or repeats: a proposal, not the amount;
+    - a rep's figure the customer never accepts or says: a proposal, not the amount (the rep
+      confirming the customer's own figure, "That's 31,680, right?" / "Correct.", counts);
     - a reference to a per-unit price ("the eight dollars is fine") and any money figure
       under 100.
     Counts of things ("40 seats", "nine thousand parcels", "eighteen hundred at $8 per user")
@@ -72,13 +73,15 @@ _CLAUSE_BREAK = re.compile(r"[;,]|\s[-\u2013\u2014]\s|\.\.\.|\bbut\b|\bso\b|\(",
 _MONEY_CUE = re.compile(
     r"[$€£]|\b(?:price[sd]?|pricing|pay|paying|paid|cost|costs|quote[sd]?|proposal|offer"
     r"|deal|budget(?:ed)?|approv\w*|sign\w*|renew\w*|buy|spend|spent|rate|per year|a year"
+    r"|for the year|comes? (?:to|out (?:to|at))|total(?:s|ling)?"
     r"|annual(?:ly)?|all[- ]in|dollars|bucks|euros|pounds|grand|come down|go to)\b",
     re.IGNORECASE,
 )
 _HEDGE = re.compile(
     r"~|\b(?:maybe|might|probably|possibly|perhaps|hopefully|hoping|hope|likely|roughly"
     r"|approximately|ballpark|guess|tentative(?:ly)?|not sure|i think|or so|around|about"
-    r"|give or take|ish|estimate[sd]?|could be)\b",
+    r"|give or take|ish|estimate[sd]?|could be|somewhere|something like|depending|between"
+    r"|(?:\w+|\d+k?) or (?:\w+|\d+k?) (?:grand|thousand|k)\b)\b",
     re.IGNORECASE,
 )
 _COMMIT = re.compile(
@@ -129,8 +132,11 @@ _CORRECTION = re.compile(
 )
 _MONTHS_STATED = re.compile(r"\bfor (\d+|six|three|nine|eighteen|twenty-four) months\b", re.I)
 _MONTH_WORDS = {"six": 6, "three": 3, "nine": 9, "eighteen": 18, "twenty-four": 24}
-_SEAT_LIKE = {"seat", "user", "agent", "licence", "license", "endpoint", "head", "employee"}
-_SEAT_LIKE |= {"staff", "person", "people", "member", "named"}
+# Units a count and a price may name differently and still mean the same thing; people
+# ("220 people total") are not seats ("per agent") unless the price is per person too.
+_SEAT_LIKE = {"seat", "user", "agent", "licence", "license", "named"}
+_OPERAND_BEFORE = re.compile(r"(?:\btimes|\bx|\u00d7|\*)\s*$", re.IGNORECASE)
+_OPERAND_AFTER = re.compile(r"\s*(?:times\b|x\b|\u00d7|\*)", re.IGNORECASE)
 _MIN_AMOUNT = 100  # smaller money figures are unit prices or asides, not deal amounts
 _AT_PRICE = re.compile(r"\s+at\b", re.IGNORECASE)
 _ROLE_RANK: dict[SpeakerRole, int] = {"rep": 0, "unknown": 1, "customer": 2}
@@ -174,17 +180,19 @@ def extract_amount_candidates(
     """
     roles = {name.casefold(): role for name, role in speaker_roles.items()}
     sentences = list(meeting_sentences(meeting, roles, boundary=_SENTENCE_END))
-    figures = _figures(sentences)
+    figures, customer_said = _figures(sentences)
     _accept_across_turns(figures, sentences)
     product = _agreed_product(sentences)
     if product is not None:
         figures.append(product)
-    return _group(figures)
+    return _group(figures, customer_said)
 
 
-def _figures(sentences: list[Sentence]) -> list[_Figure]:
-    """Every money figure said as a price for this deal, with what its sentence says of it."""
+def _figures(sentences: list[Sentence]) -> tuple[list[_Figure], set[Decimal]]:
+    """Every money figure said as a price for this deal, with what its sentence says of it,
+    and every money value the customer said (in questions too)."""
     known: set[Decimal] = set()
+    customer_said: set[Decimal] = set()
     unit_prices = {m.value for s in sentences for m in find_amounts(s.text) if m.kind == "per_unit"}
     figures: list[_Figure] = []
     for index, sentence in enumerate(sentences):
@@ -194,6 +202,8 @@ def _figures(sentences: list[Sentence]) -> list[_Figure]:
             if (value := _money_value(mention, sentence.text, known, unit_prices)) is not None
         ]
         known.update(value for _, value in money)
+        if sentence.role == "customer":
+            customer_said.update(value for _, value in money)
         if sentence.text.rstrip().endswith("?"):
             continue
         hedged = bool(_HEDGE.search(sentence.text))
@@ -223,7 +233,7 @@ def _figures(sentences: list[Sentence]) -> list[_Figure]:
                 )
             )
         figures.extend(kept)
-    return figures
+    return figures, customer_said
 
 
 def _money_value(
@@ -237,6 +247,8 @@ def _money_value(
         return total if total >= _MIN_AMOUNT else None
     if mention.kind != "bare" or _AT_PRICE.match(text, mention.end):
         return None  # "eighteen hundred at the eight dollars per user" counts users
+    if _OPERAND_BEFORE.search(text, 0, mention.start) or _OPERAND_AFTER.match(text, mention.end):
+        return None  # "one-forty times twenty-four times twelve": arithmetic, not a price
     if not mention.words:
         return mention.value if mention.value >= 1000 and _MONEY_CUE.search(text) else None
     if mention.value >= 1000:
@@ -319,14 +331,16 @@ def _strength(figure: _Figure) -> int:
     return 1
 
 
-def _group(figures: list[_Figure]) -> list[AmountCandidate]:
+def _group(figures: list[_Figure], customer_said: set[Decimal]) -> list[AmountCandidate]:
     """One candidate per value, best first."""
     by_value: dict[Decimal, list[_Figure]] = {}
     for figure in figures:
         by_value.setdefault(figure.value, []).append(figure)
     ranked: list[tuple[AmountCandidate, int, int]] = []
     for value, said in by_value.items():
-        if all(f.role == "rep" and not f.committed and not f.sentence.from_notes for f in said):
+        if value not in customer_said and all(
+            f.role == "rep" and not f.committed and not f.sentence.from_notes for f in said
+        ):
             continue  # a rep's figure nobody took up is a proposal, not the amount
         evidence = tuple(
             dict.fromkeys(e for f in said for e in (f.sentence.evidence, *f.accepted_by))

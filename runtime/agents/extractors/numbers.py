@@ -10,7 +10,8 @@ Pure functions, no I/O. What is read:
   ``one point two million``, ``eighteen hundred``;
 - spoken shorthand, flagged ``shorthand=True`` and left *unscaled*: ``one eighty-six`` is 186
   and ``one twelve five`` / ``forty-three two`` are 112.5 / 43.2 (a digit word after a number
-  reads as its first decimal). Whether that means thousands is a money-context decision the
+  reads as its first decimal), except before a two-digit one: ``fifty-four seven twenty`` is
+  54,720 said in full. Whether that means thousands is a money-context decision the
   caller makes (``runtime.agents.extractors.amounts`` does: "one eighty-six per year" is 186k);
 - what follows the number, as hints: a currency (``$``, ``EUR``, ``dollars``), a percent, a
   per-unit price (``$540 per seat``, ``35 a month per user``, ``$1,050/agent``, ``$1,200
@@ -301,7 +302,17 @@ def _parse_words(words: list[str]) -> tuple[Decimal, int, bool] | None:
         if len(chunks) > 2 and 1 <= chunks[2][0] <= 9 and chunks[2][2] - chunks[2][1] == 1:
             value, end = value + chunks[2][0] / Decimal(10), chunks[2][2]  # "one twelve five"
         return value, end, True
-    if 10 <= first <= 99 and 0 <= second <= 9 and chunks[1][2] - chunks[1][1] == 1:
+    single_second = chunks[1][2] - chunks[1][1] == 1
+    if (
+        10 <= first <= 99
+        and 1 <= second <= 9
+        and single_second
+        and len(chunks) > 2
+        and 10 <= chunks[2][0] <= 99
+    ):
+        # "fifty-four seven twenty": thousands, hundreds, then the rest, said in full
+        return first * 1000 + second * 100 + chunks[2][0], chunks[2][2], False
+    if 10 <= first <= 99 and 0 <= second <= 9 and single_second:
         return first + second / Decimal(10), chunks[1][2], True  # "forty-three two"
     return value, end, False
 

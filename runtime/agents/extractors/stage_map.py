@@ -17,11 +17,12 @@ and this module finds the stage of a given pipeline that has that meaning. It re
 - ``bought_in``: an open stage labelled decision maker / bought-in / verbal / commit /
   agreement / approved ("Decision Maker Bought-In", "Verbal Commit", "Verbal Agreement");
   else one labelled legal / procurement, since legal review starts once the buyer said yes
-  ("Legal & Procurement"). A "negotiation" stage is where terms are still being argued, so
-  no event maps to it; a yes moves past it only to a stage named as above.
+  ("Legal & Procurement"); else, in a pipeline with none of those, one labelled negotiation:
+  there the buyer's yes is what ends the open argument over terms ("Negotiation").
 - ``contract_sent``: an open stage labelled contract / paperwork / order form / signature /
   DocuSign ("Contract Sent", "Renewal Contract Sent", "Paperwork Sent", "Contract Out");
-  else one labelled legal / procurement.
+  else one labelled legal / procurement; else one labelled proposal / quote, the paper such
+  a pipeline sends ("Proposal Sent").
 
 When several stages fit, the first in display order wins. A kind with no fitting stage maps
 to ``None``: the rules then propose nothing rather than guess.
@@ -61,6 +62,8 @@ _BOUGHT_IN = _label(
 )
 _CONTRACT = _label(r"\b(?:contract|paperwork|order[- ]form|signature|docusign)\b")
 _LEGAL = _label(r"\b(?:legal|procurement)\b")
+_NEGOTIATION = _label(r"\bnegotiat\w*\b")
+_PROPOSAL = _label(r"\b(?:proposal|quote)\b")
 
 
 def stage_for_kind(pipeline: Pipeline, kind: StageKind) -> PipelineStage | None:
@@ -81,8 +84,9 @@ def stage_for_kind(pipeline: Pipeline, kind: StageKind) -> PipelineStage | None:
         return found
     if kind == "presentation":
         return _first(open_, _PRESENTATION)
-    primary = _BOUGHT_IN if kind == "bought_in" else _CONTRACT
-    return _first(open_, primary) or _first(open_, _LEGAL)
+    if kind == "bought_in":
+        return _first(open_, _BOUGHT_IN) or _first(open_, _LEGAL) or _first(open_, _NEGOTIATION)
+    return _first(open_, _CONTRACT) or _first(open_, _LEGAL) or _first(open_, _PROPOSAL)
 
 
 def _first(stages: list[PipelineStage], pattern: re.Pattern[str]) -> PipelineStage | None:

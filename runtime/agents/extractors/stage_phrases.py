@@ -61,7 +61,9 @@ WON = _words(
     r"(?:fully\s+)?signed\b|signed\s+copy|countersigned|(?:renewal|contract|order\s+form|"
     r"agreement)\s+(?:is\s+|was\s+)?signed\b|^signed\b|closed[- ]won|(?:received|got|here's"
     r"|attached)\s+(?:the\s+|our\s+|a\s+|your\s+)?(?:PO|purchase\s+order)\b"
-    r"|(?:PO|purchase\s+order)\s+(?:number\s+)?(?:is|was\s+(?:issued|raised|sent)|came))"
+    r"|\b(?:PO|purchase\s+order)(?:\s+(?:number\s+)?(?=[A-Z-]*\d)[A-Z0-9-]+)?\s+(?:went\s+out"
+    r"|(?:was|has\s+been|got|is)\s+(?:sent|issued|cut|raised|out)|received|came\s+through)\b"
+    r"|(?:PO|purchase\s+order)\s+(?:number\s+)?(?:is|was\s+(?:issued|raised|sent)|came)\b)"
 )
 WISHED_SIGNATURE = _words(
     r"\b(?:will|'ll|going\s+to|to\s+be|once|when|if|need|needs|want|wants|like|get|have\s+it)\b"
@@ -90,7 +92,7 @@ BOUGHT_IN = _words(
     r"|done\s+deal|we're\s+in\b|(?:i'll|i\s+will)\s+approve\s+(?:it|this|the)|(?:i\s+)?can\s+"
     r"approve\s+(?:it|this)\s+myself|approved\s+on\s+my\s+side|(?:happy|glad)\s+to\s+renew"
     r"|(?:we'll|we\s+will|(?:we're|we\s+are)(?:\s+definitely)?)\s+renew(?:ing)?\b|(?:i'll|i\s+will)\s+sign\s+(?:it\s+myself|whatever"
-    r"|the\s+order\s+form)|(?:i|we)\s+can\s+live\s+with|(?:the\s+one|that's\s+what)\s+we'll"
+    r"|the\s+(?:order\s+form|contract|renewal|agreement)|(?:it|that)\b(?!\s+(?:once|if|when|after)))|(?:i|we)\s+can\s+live\s+with|(?:the\s+one|that's\s+what)\s+we'll"
     r"\s+(?:do|take|go\s+with)|(?:we'll|we\s+will)\s+(?:take|buy)\s+it\b)"
 )
 ACCEPT_TURN = _words(r"^\W*(?:deal|done|agreed|you've\s+got\s+a\s+deal)\s*[.!,]")
