@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from runtime.agents.calibration import Calibration
 from runtime.agents.config import AgentConfig, FieldPolicy
 from runtime.agents.extraction import Candidate, Evidence, ExtractionContext, Signals
 from runtime.agents.extractors import KeywordExtractor
@@ -95,6 +96,7 @@ async def _run(
         config=config or _config(),
         extractor=extractor or KeywordExtractor(),
         matcher=matcher,
+        calibration=Calibration(),  # routing is under test, not the committed calibration
     )
 
 

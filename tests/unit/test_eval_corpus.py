@@ -125,9 +125,13 @@ def test_every_case_of_the_development_corpus_loads() -> None:
     assert any(c.expected.deal_id is None for c in cases)
 
 
-def test_every_case_of_the_held_out_corpus_loads() -> None:
-    # Only that it is well-formed: its contents are for measuring, never for tuning.
-    holdout = CORPUS.parent / "corpus-holdout"
-    cases = load_corpus(holdout)
-    assert len(cases) >= 20
-    assert [c.name for c in cases] == sorted(p.name for p in holdout.iterdir() if p.is_dir())
+@pytest.mark.parametrize(
+    ("name", "size"), [("corpus-calibration", 40), ("corpus-holdout", 20), ("corpus-holdout-2", 30)]
+)
+def test_every_case_of_the_blind_corpora_loads(name: str, size: int) -> None:
+    # Only that they are well-formed: their contents are for fitting the calibration and
+    # measuring, never for writing rules against.
+    folder = CORPUS.parent / name
+    cases = load_corpus(folder)
+    assert len(cases) >= size
+    assert [c.name for c in cases] == sorted(p.name for p in folder.iterdir() if p.is_dir())
