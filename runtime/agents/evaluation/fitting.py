@@ -1,4 +1,4 @@
-"""Fit the confidence calibration on a development corpus (``crm-agents calibrate``).
+"""Fit the confidence calibration on development corpora (``crm-agents calibrate``).
 
 The agent runs on every case exactly as ``crm-agents eval`` runs it, but with the identity
 calibration, so each proposal carries its *baseline* confidence; the scorer's correctness
@@ -52,7 +52,7 @@ def check_not_holdout(path: Path) -> None:
     if any("holdout" in part.lower() for part in path.resolve().parts):
         raise InvalidInputError.one(
             "CORPUS_DIR",
-            "is a held-out corpus: calibration is fitted on the development corpus only",
+            "is a held-out corpus: calibration is only fitted on development corpora",
             source=str(path),
         )
 
