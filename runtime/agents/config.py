@@ -35,6 +35,16 @@ class FieldPolicy(BaseModel):
         le=1.0,
         description="Confidence at or above which the value is written without a human.",
     )
+    min_proposal_confidence: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Below this confidence the value is not proposed at all: the confidence is"
+            " calibrated, so such a value is nearly always wrong and a reviewer would only"
+            " see noise."
+        ),
+    )
     always_review: bool = Field(
         default=False, description="Never write this field without a human, however confident."
     )

@@ -14,7 +14,9 @@ definitions, and decides. Rules, per field the config manages:
 - ``auto_apply`` only when the deal was matched, the match confidence reaches
   ``min_match_confidence``, the agent is not review-only, the field is not always reviewed
   and its confidence reaches its threshold; anything else goes to review. A wrong or
-  uncertain deal match therefore never writes on its own, whatever the field confidences.
+  uncertain deal match therefore never writes on its own, whatever the field confidences;
+- a winner below the field's ``min_proposal_confidence`` is skipped, not proposed: the
+  confidence is calibrated, so such a value is more often wrong than right.
 
 Action: ``update`` when a matched deal gets a proposal, ``create`` (always reviewed) when no
 deal matched but the meeting opens one, ``skip`` otherwise, with a reason.
@@ -168,6 +170,15 @@ def _decide(
     if definition is not None and definition.read_only:
         warnings.append(f"{field}: read-only in the CRM, not proposed")
         return _skip(field, before, winner, after, "read-only property")
+    if winner.confidence < policy.min_proposal_confidence:
+        return _skip(
+            field,
+            before,
+            winner,
+            after,
+            f"confidence {winner.confidence:.2f} below the proposal floor"
+            f" {policy.min_proposal_confidence:.2f}",
+        )
     if before is not None and not is_blank(before):
         if _same(before, after, definition, pipeline):
             return _skip(field, before, winner, after, "already up to date")

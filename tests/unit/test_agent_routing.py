@@ -111,6 +111,20 @@ def test_a_match_at_the_minimum_is_trusted() -> None:
     assert decision.route == "auto_apply"
 
 
+def test_a_value_below_the_proposal_floor_is_not_proposed() -> None:
+    routing = _route(_scored("amount", "64000", confidence=0.15))
+    decision = _only(routing)
+    assert (decision.route, routing.action_type) == ("skip", "skip")
+    assert "proposal floor 0.20" in decision.reason
+    raised = _config(amount=FieldPolicy(min_proposal_confidence=0.5))
+    assert _only(_route(_scored("amount", "64000", confidence=0.45), config=raised)).route == (
+        "skip"
+    )
+    assert _only(_route(_scored("amount", "64000", confidence=0.5), config=raised)).route == (
+        "review"
+    )
+
+
 def test_always_review_holds_back_even_a_certain_value() -> None:
     config = _config(dealstage=FieldPolicy(auto_apply_threshold=0.5, always_review=True))
     decision = _only(_route(_scored("dealstage", "qualifiedtobuy", 1.0), config=config))

@@ -67,3 +67,13 @@ async def test_a_lost_deal_keeps_its_amount() -> None:
     context = context.model_copy(update={"pipeline": DEFAULT_PIPELINE})
     found = {c.field: c.value for c in await RulesExtractor().extract(context)}
     assert found == {"dealstage": "closedlost"}
+
+
+async def test_a_lost_deal_gets_no_close_date_even_when_the_stage_is_not_managed() -> None:
+    context = _context(
+        [("Dana Ruiz", "I'm sorry. Our project is cancelled, the contract was signed on Friday.")],
+        fields=("closedate",),
+        dealstage="contractsent",
+    )
+    context = context.model_copy(update={"pipeline": DEFAULT_PIPELINE})
+    assert await RulesExtractor().extract(context) == []

@@ -126,7 +126,13 @@ def test_every_case_of_the_development_corpus_loads() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "size"), [("corpus-calibration", 40), ("corpus-holdout", 20), ("corpus-holdout-2", 30)]
+    ("name", "size"),
+    [
+        ("corpus-calibration", 40),
+        ("corpus-holdout", 20),
+        ("corpus-holdout-2", 30),
+        ("corpus-holdout-3", 30),
+    ],
 )
 def test_every_case_of_the_blind_corpora_loads(name: str, size: int) -> None:
     # Only that they are well-formed: their contents are for fitting the calibration and

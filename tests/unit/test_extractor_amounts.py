@@ -196,6 +196,24 @@ RULES: list[tuple[str, list[tuple[str, str]], str | None, str | None]] = [
         "55500",
     ),
     (
+        "a one-time fee is not the amount",
+        [(C, "Onboarding is a one-time five thousand, yes.")],
+        None,
+        None,
+    ),
+    (
+        "a spoken figure in the thousands with a yes",
+        [(C, "More seats. It's fine. I'm good with seventy-three four-forty.")],
+        None,
+        "73440",
+    ),
+    (
+        "a per-unit price said in dollars and cents is not a total",
+        [(C, "Here's my counter. Fifteen seventy-five an endpoint, and I take it to signature.")],
+        None,
+        None,
+    ),
+    (
         "a bare echo of a figure said in full",
         [(R, "The renewal is fifty-four thousand."), (C, "Fifty-four is fine.")],
         None,

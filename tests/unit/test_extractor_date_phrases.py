@@ -134,6 +134,8 @@ def test_spans_point_into_the_text_and_the_longest_reading_wins() -> None:
         ("our fiscal year starts in April", 4),
         ("FY ends June 30", 7),
         ("Our fiscal year ends June thirtieth", 7),
+        ("our fiscal year closes June thirtieth", 7),
+        ("FY closes Oct 31", 11),
         ("the start of our new financial year, that's April first", 4),
         ("We have a fiscal year like everyone.", None),
     ],

@@ -189,6 +189,26 @@ def test_a_date_whose_own_sentence_is_about_closing_beats_a_borrowed_topic() -> 
     found = _candidates(
         (CUSTOMER, "Nobody buys anything before the new fiscal year. Budgets reset in January."),
         (REP, "Could we aim for December?"),
-        (CUSTOMER, "I hear you, but it'll be Q1. Put us down for the end of Q1."),
+        (CUSTOMER, "I hear you, but it'll be Q1. Camille approves it at the end of Q1."),
     )
     assert _values(found)[0] == "2026-03-31"
+
+
+def test_a_closing_date_beats_a_go_live_date() -> None:
+    found = _candidates(
+        (CUSTOMER, "Legal has committed to have it signed before the quarter is out."),
+        (REP, "So by the end of March."),
+        (CUSTOMER, "End of March."),
+        (REP, "And go-live would then be mid-April?"),
+        (CUSTOMER, "Mid-April works."),
+    )
+    assert _values(found)[0] == "2026-03-31"
+
+
+def test_how_purchases_usually_get_signed_is_not_a_past_signature() -> None:
+    found = _candidates(
+        (CUSTOMER, "Our fiscal year ends October thirty-first."),
+        (CUSTOMER, "Purchases this size get signed in the days before October thirty-first."),
+        started_at="2026-08-19T15:00:00Z",
+    )
+    assert _values(found)[0] == "2026-10-31"

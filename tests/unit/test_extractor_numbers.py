@@ -41,6 +41,8 @@ from runtime.agents.extractors.numbers import find_amounts, parse_number
         ("forty-three two", "43.2"),
         ("fifty-four seven twenty", "54720"),
         ("thirty-one six eighty", "31680"),
+        ("sixty thousand four eighty", "60480"),
+        ("sixty thousand four eighty-five", "60485"),
     ],
 )
 def test_a_number_is_read_whole(text: str, value: str) -> None:
@@ -78,6 +80,8 @@ def test_shorthand_is_flagged_and_a_grammatical_number_is_not() -> None:
         ("ten percent off", "10", "percent", None, None, None),
         ("a 3% uplift", "3", "percent", None, None, None),
         ("We're not paying seventy.", "70", "bare", None, None, None),
+        ("Then ninety a seat.", "90", "per_unit", None, "seat", None),
+        ("Fifteen seventy-five an endpoint.", "15.75", "per_unit", None, "endpoint", None),
     ],
 )
 def test_each_mention_says_what_it_counts(
@@ -107,3 +111,9 @@ def test_a_run_stops_at_punctuation() -> None:
     found = find_amounts("Thirty, fourteen and three days before.")
     assert [m.value for m in found] == [Decimal(30), Decimal(14), Decimal(3)]
     assert found[-1].kind == "count"
+
+
+def test_a_number_before_a_or_an_is_a_unit_price_only_before_a_unit() -> None:
+    [lot] = find_amounts("We'd buy sixty a lot sooner.")
+    assert (lot.value, lot.kind) == (Decimal(60), "bare")
+    assert [m.value for m in find_amounts("fifty seventy")] == [Decimal(50), Decimal(70)]

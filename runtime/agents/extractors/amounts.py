@@ -9,7 +9,10 @@ Money figures
     money. A bare spoken number under 1,000 (``seventy``, ``one eighty-six``, ``forty-three
     two``) is thousands shorthand when its sentence talks money ("we'll buy it, but at thirty")
     or when it echoes a figure already said in full ("Eighty-four is fine" after "eighty-four
-    thousand"). Typed bare digits are never shorthand ("85 x 35 x 12" is arithmetic).
+    thousand"). A spoken figure in the thousands without a currency ("seventy-three
+    four-forty") is money when its sentence talks money or agrees ("I'm good with ..."), or
+    when it echoes a figure already said. Typed bare digits are never shorthand ("85 x 35 x
+    12" is arithmetic).
 
 Not the deal amount (the figure is dropped)
     - a question: "Sixty-two?";
@@ -19,6 +22,7 @@ Not the deal amount (the figure is dropped)
     - past or current spend: "last year we paid thirty-six", "up from a hundred and twenty-five",
       "the old system costs us twenty-two thousand a year", "last year's invoice was 66k";
     - a discount: "ten percent off", "5k off" (percents are never amounts);
+    - a one-time fee: "onboarding is a one-time five thousand", "a 3k setup fee";
     - an earlier proposal or estimate: "our proposal was fifty-two";
     - a figure the customer rejects, in the same sentence ("two hundred doesn't fly", "we're
       not paying seventy") or in the next customer turn after the rep said it ("No, too high");
@@ -88,7 +92,7 @@ _COMMIT = re.compile(
     r"\b(?:agree[ds]?|agreement|works for (?:us|me)|we'll sign|i'll sign|sign it|approved?"
     r"|deal(?: at)?|confirm(?:ed|s)?|fine|let's do it|let's go|go ahead|move forward|we're in"
     r"|we'll (?:buy|take|do|go)|i can live with|good with|sounds good|happy to|yes|done"
-    r"|we can do|i can do|it is|stays|accept(?:ed)?|correct|exactly)\b",
+    r"|we can do|i can do|it is|stays|accept(?:ed)?|correct|exactly|to signature)\b",
     re.IGNORECASE,
 )
 _REJECT = re.compile(
@@ -119,6 +123,14 @@ _NOT_AMOUNT: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     ("discount", re.compile(r"\b(?:discount|off)\b", re.I)),
+    (
+        "one-time fee",
+        re.compile(
+            r"\bone[- ]time\b|\b(?:setup|set-up|onboarding|implementation|installation|training)"
+            r"\s+(?:fee|cost|charge)s?\b",
+            re.I,
+        ),
+    ),
     (
         "earlier proposal",
         re.compile(r"\b(?:proposal (?:was|at|is)|last proposal|original\w*|estimate)\b", re.I),
@@ -252,7 +264,10 @@ def _money_value(
     if not mention.words:
         return mention.value if mention.value >= 1000 and _MONEY_CUE.search(text) else None
     if mention.value >= 1000:
-        return mention.value if _MONEY_CUE.search(text) else None
+        # "I'm good with seventy-three four-forty": a spoken figure in the thousands is money
+        # when its sentence talks money or agrees, or when it echoes a figure already said
+        cue = _MONEY_CUE.search(text) or _COMMIT.search(text) or mention.value in known
+        return mention.value if cue else None
     scaled = mention.value * 1000
     if scaled in known or (mention.value >= 10 and _MONEY_CUE.search(text)):
         return scaled

@@ -114,12 +114,13 @@ _NUMBERS |= {"sixty": 60, "ninety": 90, "forty-five": 45, "forty five": 45}
 _COUNT = rf"(?P<n>\d{{1,3}}|{'|'.join(sorted(_NUMBERS, key=len, reverse=True))})"
 _FY_STATEMENT = re.compile(
     r"\b(?:fiscal|financial)\s+year\b[^.?!]{0,25}?\b(?P<verb>starts?|starting|begins?|beginning"
-    r"|ends?|ending|that's|which is|is)\s+(?:(?:in|on)\s+)?(?:the\s+)?"
+    r"|ends?|ending|closes?|closing|wraps?\s+up|runs\s+(?:through|to|until)|that's|which is|is)"
+    r"\s+(?:(?:in|on|at\s+the\s+end\s+of)\s+)?(?:the\s+)?"
     rf"(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?)?{_MONTH}",
     re.IGNORECASE,
 )
 _FY_ABBR = re.compile(
-    rf"\bFY\s+(?P<verb>starts?|begins?|ends?)\s+(?:(?:in|on)\s+)?{_MONTH}", re.IGNORECASE
+    rf"\bFY\s+(?P<verb>starts?|begins?|ends?|closes?)\s+(?:(?:in|on)\s+)?{_MONTH}", re.IGNORECASE
 )
 
 _Handler = Callable[[re.Match[str], date, int, Tense], "tuple[date, Granularity] | None"]
@@ -127,13 +128,14 @@ _Handler = Callable[[re.Match[str], date, int, Tense], "tuple[date, Granularity]
 
 def fiscal_year_start_month(text: str) -> int | None:
     """The fiscal year's first month if the text states it ("our fiscal year starts in
-    April" -> 4, "FY ends June 30" -> 7, "new financial year starts April 1" -> 4), else None.
+    April" -> 4, "FY ends June 30" -> 7, "our fiscal year closes June thirtieth" -> 7, "new
+    financial year starts April 1" -> 4), else None.
     """
     found = _FY_STATEMENT.search(text) or _FY_ABBR.search(text)
     if found is None:
         return None
     month = _month_number(found["month"])
-    if found["verb"].lower().startswith("end"):
+    if found["verb"].lower().startswith(("end", "clos", "wrap", "run")):
         return month % 12 + 1
     return month
 

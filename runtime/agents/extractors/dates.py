@@ -25,8 +25,9 @@ each with an example:
   stated date breaks ties.
 - Who said it: the customer's commitment outweighs the rep's hope, so candidates rank by
   signing, then unhedged, then speaker (customer > unknown > rep; notes count as the rep's),
-  then a topic said in the date's own sentence before one borrowed from the turn, then topic
-  strength, then commitment, then the latest statement. "This week" / "next week"
+  then a closing topic (signing, paperwork, approval, decision) before a weak one (go-live,
+  timeline), then a topic said in the date's own sentence before one borrowed from the turn,
+  then topic strength, then commitment, then the latest statement. "This week" / "next week"
   is timing rather than a date, so it is marked hedged.
 """
 
@@ -60,7 +61,10 @@ _SIGNING = _words(
     r"\b(?:sign(?:s|ed|ing|ature|atures)?\b(?![- ]off)|countersign\w*|close\s+(?:the|this)\s+deal"
     r"|close\s+(?:it|this)\b|closing\s+date|close\s+date)"
 )
-_STRONG = _words(r"\b(?:paperwork|purchase\s+order|PO\b|decide|decision|buy|purchase|go\s+ahead)")
+_STRONG = _words(
+    r"\b(?:paperwork|purchase\s+order|PO\b|decide|decision|buy|purchase|go\s+ahead"
+    r"|approv(?:e|es|al)\b(?!\s+(?:the\s+)?budget))"
+)
 _WEAK = _words(
     r"\b(?:go(?:es)?[- ]live|live\b|up\s+and\s+running|running\b|in\s+place|budget\s+approv\w*"
     r"|approv\w*|sign(?:ed)?[- ]off|deadline|timeline|timing|realistic|at\s+the\s+latest|target"
@@ -90,7 +94,7 @@ _SPECULATION = _words(
     r"|no\s+idea)\b"
 )
 _HEDGE = _words(
-    r"\b(?:should\s+be|probably|hopefully|hoping|hope|i\s+think|likely|around|roughly|ideally"
+    r"\b(?:should\s+be|probably|hopefully|hoping|hope|i\s+think|likely|around|roughly|ideal(?:ly)?"
     r"|aim\w*|love\s+to|tentative\w*|confident)\b"
 )
 _COMMIT = _words(
@@ -116,15 +120,13 @@ _SIGNED = _words(r"\b(?:counter)?signed\b(?![- ]off)")
 _NOT_YET_SIGNED = _words(
     r"\b(?:will|'ll|to\s+be|be\s+signed|signed\s+(?:by|before)|(?:want|wants|need|needs|like"
     r"|get|have|had)\s+(?:it|this|that|them|everything|the\s+\w+)\s+signed|has\s+to\s+be"
-    r"|needs\s+to\s+be|unsigned|if\s+)"
+    r"|needs\s+to\s+be|unsigned|if\s+|gets?\s+signed|are\s+signed|usually|typically"
+    r"|always)"
 )
 _SIGNED_ELSEWHERE = _words(r"\bsigned\s+with\b")
 _PAST_EVENT = _words(r"\b(?:renewed|decided|bought|purchased|approved|went\s+live|closed)\b")
-_LOST = _words(
-    r"\b(?:went\s+(?:another|a\s+different)\s+way|not\s+renewing|signed\s+with|going\s+with"
-    r"\s+(?:another|a\s+different)|decided\s+against)\b"
-)
 _ROLE_RANK: dict[SpeakerRole, int] = {"rep": 0, "unknown": 1, "customer": 2}
+_CLOSING = 2  # topic strength of signing or another closing step, above go-live and the like
 
 
 class DateCandidate(BaseModel):
@@ -181,7 +183,6 @@ def extract_close_date_candidates(
     turns = list(_turns(meeting, speaker_roles))
     all_text = "\n".join(t.text for t in turns)
     fy_start = fiscal_year_start_month(all_text) or 1
-    lost = bool(_LOST.search(all_text))
     said = list(_mentions(turns, anchor, fy_start))
     kept = _apply_dialogue_rules(said, turns)
     kept = [
@@ -189,7 +190,6 @@ def extract_close_date_candidates(
         for s in kept
         if s.strength > 0
         and not s.speculative
-        and not (s.signed and lost)
         and (s.mention.value <= anchor if s.signed else s.mention.value >= anchor)
     ]
     return _rank(kept)
@@ -375,6 +375,7 @@ def _rank(said: list[_Said]) -> list[DateCandidate]:
             int(candidate.signed),
             int(not signals.hedged),
             _ROLE_RANK[role],
+            int(max(s.strength for s in group) >= _CLOSING),
             int(signals.explicit),
             max(s.strength for s in group),
             int(signals.committed),

@@ -63,6 +63,17 @@ _AFTER_CURRENCY = re.compile(r"\s*(dollars?|bucks|euros?|pounds|quid|usd|eur|gbp
 _PERCENT = re.compile(r"\s*(?:%|percent\b|per cent\b)", re.IGNORECASE)
 _TIME = re.compile(r"\s*(?:am|pm|a\.m\.|p\.m\.|o'clock)\b", re.IGNORECASE)
 _PER = re.compile(r"\s*(?:(?:/|\bper\b|\ba\b|\ban\b)\s*(?P<noun>[a-z]+)|\b(?P<each>each)\b)", re.I)
+# Nouns that make "ninety a seat" a unit price; "sixty a lot" or "a hundred" are not.
+_UNIT_NOUNS = frozenset(
+    {
+        *("seat", "user", "agent", "licence", "license", "endpoint", "device", "truck"),
+        *("vehicle", "van", "site", "location", "store", "clinic", "unit", "door", "bed"),
+        *("head", "employee", "person", "driver", "technician", "tech", "line", "yard"),
+        *("hub", "depot", "account", "member", "server", "node", "camera", "sensor"),
+        *("machine", "asset", "property", "building", "room", "desk", "student", "patient"),
+        *("provider", "rep", "mailbox", "terminal", "lane", "dock"),
+    }
+)
 _PERIODS = {"month": "month", "mo": "month", "months": "month", "year": "year", "yr": "year"}
 _PERIODS |= {"annum": "year", "years": "year", "week": "week", "day": "day", "hour": "hour"}
 _PERIODS |= {"quarter": "quarter"}
@@ -129,11 +140,35 @@ def find_amounts(text: str) -> list[AmountMention]:
     """Every number in ``text``, in order, each with its kind hints (see the module docstring)."""
     mentions = [m for found in _DIGITS.finditer(text) if (m := _digit_mention(text, found))]
     taken = [(m.start, m.end) for m in mentions]
-    for start, end, value, shorthand in _word_numbers(text):
-        if any(start < e and s < end for s, e in taken):
+    spans = [
+        span
+        for span in _word_numbers(text)
+        if not any(span[0] < e and s < span[1] for s, e in taken)
+    ]
+    merged: set[int] = set()
+    for index, (start, end, value, shorthand) in enumerate(spans):
+        if index in merged:
+            continue
+        following = spans[index + 1] if index + 1 < len(spans) else None
+        if following is not None and _dollars_and_cents(text, (start, end, value), following):
+            cents = following[2] / Decimal(100)
+            mentions.append(_describe(text, start, following[1], value + cents, words=True))
+            merged.add(index + 1)
             continue
         mentions.append(_describe(text, start, end, value, words=True, shorthand=shorthand))
     return sorted(mentions, key=lambda m: m.start)
+
+
+def _dollars_and_cents(
+    text: str, first: tuple[int, int, Decimal], second: tuple[int, int, Decimal, bool]
+) -> bool:
+    """ "Fifteen seventy-five an endpoint": a unit price said as dollars then cents."""
+    if text[first[1] : second[0]].strip() or not 10 <= first[2] <= 99 or not 10 <= second[2] <= 99:
+        return False
+    if first[2] != first[2].to_integral_value() or second[2] != second[2].to_integral_value():
+        return False
+    per = _PER.match(text, second[1])
+    return per is not None and (per["noun"] or "").lower() in _UNIT_NOUNS
 
 
 def _digits_value(found: re.Match[str]) -> Decimal:
@@ -202,8 +237,8 @@ def _describe(
             noun = per["noun"].lower()
             if noun in _PERIODS:
                 period = period or _PERIODS[noun]
-            elif per[0].strip().lower().startswith(("a ", "an ")):
-                break  # "a hundred", "a lot": not a per-unit phrase
+            elif per[0].strip().lower().startswith(("a ", "an ")) and noun not in _UNIT_NOUNS:
+                break  # "a hundred", "a lot": not a per-unit phrase; "an endpoint" is one
             else:
                 unit = unit or _singular(noun)
         position = per.end()
@@ -372,6 +407,10 @@ def _grammatical(words: list[str], start: int) -> tuple[Decimal, int] | None:
             last = "teen"
         elif word in _TENS and last in (None, "hundred", "scale", "and"):
             group += _TENS[word]
+            last = "tens"
+        elif word in _TENS and last == "unit" and total >= 1000 and group < 10:
+            # "sixty thousand four eighty": hundreds shorthand after a scale word
+            group = group * 100 + _TENS[word]
             last = "tens"
         elif word == "hundred" and last in ("unit", "teen", "tens") and group < 100:
             group *= 100

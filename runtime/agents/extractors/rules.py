@@ -4,7 +4,8 @@
   agreed figure; budgets, competitors' prices, last year's spend and discounts excluded;
   nothing when the call lost the deal).
 - ``closedate``: ``dates.py`` (absolute and relative dates about closing, resolved against
-  the meeting's start; speculation and rejected dates excluded; signing dates).
+  the meeting's start; speculation and rejected dates excluded; signing dates; nothing when
+  the call lost the deal).
 - ``hs_next_step``: ``next_steps.py`` (the agreed action at the end of the call, who does
   what by when, the rep's notes first; nothing when it is already in the CRM).
 - ``dealstage``: ``stages.py`` (what happened, mapped onto the deal's own pipeline by the
@@ -16,12 +17,14 @@ compares confidences, and the families' ranking knows more than a confidence doe
 
 from __future__ import annotations
 
-from runtime.agents.extraction import Candidate, ExtractionContext
+from collections.abc import Mapping
+
+from runtime.agents.extraction import Candidate, ExtractionContext, SpeakerRole
 from runtime.agents.extractors.amounts import extract_amount_candidates
 from runtime.agents.extractors.dates import DateCandidate, extract_close_date_candidates
 from runtime.agents.extractors.next_steps import extract_next_step_candidates
 from runtime.agents.extractors.speakers import speaker_roles
-from runtime.agents.extractors.stages import extract_stage_candidates
+from runtime.agents.extractors.stages import StageCandidate, extract_stage_candidates
 
 __all__ = ["RulesExtractor"]
 
@@ -35,20 +38,16 @@ class RulesExtractor:
         meeting = context.meeting
         roles = speaker_roles(meeting)
         found: list[Candidate] = []
-        lost = False
-        if "dealstage" in context.fields and context.pipeline is not None:
-            current = context.record.properties.get("dealstage") if context.record else None
-            stages = extract_stage_candidates(
-                meeting, pipeline=context.pipeline, current_stage=current, speaker_roles=roles
-            )
+        stages = _stage_candidates(context, roles)
+        if "dealstage" in context.fields:
             found.extend(s.to_candidate() for s in stages[:1])
-            lost = bool(stages) and stages[0].kind == "lost" and not stages[0].signals.hedged
-        # A lost deal keeps its amount: the figures of that call are the winner's price or
-        # the offer that lost.
+        # A lost deal keeps its amount (the figures of that call are the winner's price or the
+        # offer that lost) and gets no close date: nothing will be signed.
+        lost = bool(stages) and stages[0].kind == "lost" and not stages[0].signals.hedged
         if "amount" in context.fields and not lost:
             amounts = extract_amount_candidates(meeting, speaker_roles=roles)
             found.extend(a.to_candidate() for a in amounts[:1])
-        if "closedate" in context.fields:
+        if "closedate" in context.fields and not lost:
             dates = extract_close_date_candidates(meeting, speaker_roles=roles)
             found.extend(d.to_candidate() for d in dates[:1] if not _within_current(d, context))
         if "hs_next_step" in context.fields:
@@ -58,6 +57,23 @@ class RulesExtractor:
             )
             found.extend(s.to_candidate() for s in steps[:1])
         return found
+
+
+def _stage_candidates(
+    context: ExtractionContext, roles: Mapping[str, SpeakerRole]
+) -> list[StageCandidate]:
+    """The stage candidates, also when the agent does not manage ``dealstage``: a lost deal
+    changes what the other fields may say."""
+    if context.pipeline is None:
+        return []
+    record = context.record
+    return extract_stage_candidates(
+        context.meeting,
+        pipeline=context.pipeline,
+        current_stage=record.properties.get("dealstage") if record else None,
+        speaker_roles=roles,
+        deal_name=record.properties.get("dealname") if record else None,
+    )
 
 
 def _within_current(candidate: DateCandidate, context: ExtractionContext) -> bool:

@@ -23,6 +23,9 @@ and this module finds the stage of a given pipeline that has that meaning. It re
   DocuSign ("Contract Sent", "Renewal Contract Sent", "Paperwork Sent", "Contract Out");
   else one labelled legal / procurement; else one labelled proposal / quote, the paper such
   a pipeline sends ("Proposal Sent").
+- ``proposal_sent``: an open stage labelled proposal / quote ("Proposal Sent", "Quote
+  Sent"); else as ``contract_sent``: the default pipeline's "Contract Sent" covers a priced
+  proposal too.
 
 When several stages fit, the first in display order wins. A kind with no fitting stage maps
 to ``None``: the rules then propose nothing rather than guess.
@@ -37,11 +40,14 @@ from runtime.crm.port import Pipeline, PipelineStage
 
 __all__ = ["STAGE_KINDS", "StageKind", "stage_for_kind"]
 
-StageKind = Literal["qualified", "presentation", "bought_in", "contract_sent", "won", "lost"]
+StageKind = Literal[
+    "qualified", "presentation", "bought_in", "proposal_sent", "contract_sent", "won", "lost"
+]
 STAGE_KINDS: tuple[StageKind, ...] = (
     "qualified",
     "presentation",
     "bought_in",
+    "proposal_sent",
     "contract_sent",
     "won",
     "lost",
@@ -86,6 +92,8 @@ def stage_for_kind(pipeline: Pipeline, kind: StageKind) -> PipelineStage | None:
         return _first(open_, _PRESENTATION)
     if kind == "bought_in":
         return _first(open_, _BOUGHT_IN) or _first(open_, _LEGAL) or _first(open_, _NEGOTIATION)
+    if kind == "proposal_sent" and (proposal := _first(open_, _PROPOSAL)) is not None:
+        return proposal
     return _first(open_, _CONTRACT) or _first(open_, _LEGAL) or _first(open_, _PROPOSAL)
 
 

@@ -8,14 +8,20 @@ never fixed ids). Rules, each with an example:
 Events
     - lost (``lost``): the customer says the deal is off: "We went another way", "we signed
       with TrackRight", "we're not renewing", "we've decided not to proceed", "we're staying
-      with our current provider"; or the notes record it ("Churn: not renewing", "lost to X").
+      with our current provider", "the project is cancelled", "spending is frozen", "we'll
+      build it in-house"; or the notes record it ("Churn: not renewing", "lost to X"). Not
+      renewing ("we won't renew", "we've decided not to renew") is a loss only on a
+      renewal (call type, meeting title, deal or pipeline name): on a new-business call it
+      is said of the incumbent's contract.
     - won (``won``): a signature or purchase order that happened: "I signed it in DocuSign
       this morning", "the signed copy came through", "we received the PO", notes "SIGNED" /
       "Renewal signed Fri". Future or wished signatures ("I'd like it signed by April", "we'll
       sign by June") are not events.
     - contract sent (``contract_sent``): the paper went out: "I've just sent it through
       DocuSign", notes "Sent contract via DocuSign at 3:40pm", the customer "got the order
-      form". "I'll send the order form by Friday" is a promise, not an event.
+      form". "I'll send the order form by Friday" is a promise, not an event. A proposal or
+      quote that went out (``proposal_sent``, "Emailed the proposal") lands on a pipeline's
+      proposal stage when it has one.
     - decision maker bought in (``bought_in``): the customer says yes: "we're going to move
       forward", "we'll go ahead", "let's do it", "then we have a deal", "I'll approve the forty
       seats", "I'm happy to renew", "I'll sign whatever you send me", a turn that opens with
@@ -25,7 +31,8 @@ Events
       demo is mentioned, accepted or stated by the customer, or written in the notes: "He
       booked a slot ... wants me to present"). A call of type ``demo`` is itself a
       presentation (inferred, ``explicit=False``). "We'll set up a walkthrough" with no day is
-      not booked.
+      not booked, nor is a demo the customer turns down ("Not before Jess has cleared
+      security", "Not yet").
     - qualified (``qualified``): on a discovery call, the customer confirms authority ("it's my
       call", "I sign", "owns the budget") and timing ("signed before the end of the quarter",
       "live before Q2") and a need or a budget ("payroll's a mess", "budget set aside").
@@ -71,11 +78,13 @@ from runtime.agents.extractors.stage_phrases import (
     DENIAL,
     HEDGE,
     LOST,
+    LOST_RENEWAL,
     NOTES_BOUGHT_IN,
     NOTES_LOST,
     QUALIFY_AUTHORITY,
     QUALIFY_NEED,
     QUALIFY_TIMING,
+    REFUSAL,
     SCHEDULE_ACCEPT,
     SCHEDULED,
     SPECULATION,
@@ -87,9 +96,14 @@ from runtime.meetings.models import MeetingIn
 
 __all__ = ["StageCandidate", "extract_stage_candidates"]
 
+_RENEWAL = re.compile(r"\brenew", re.IGNORECASE)
 _DISCOVERY_CALL = re.compile(r"\b(?:discovery|qualif\w*)\b", re.IGNORECASE)
 _ROLE_RANK: dict[SpeakerRole, int] = {"rep": 0, "unknown": 1, "customer": 2}
 _DEMO_TURNS = 6  # turns after a demo mention in which its day or time may be agreed
+_PROPOSAL_PAPER = re.compile(r"\b(?:proposal|quote)\b", re.IGNORECASE)
+_CONTRACT_PAPER = re.compile(r"\b(?:contract|order\s+form|msa|docusign)\b", re.IGNORECASE)
+_DENIAL_REACH = 2
+_NEGATED = re.compile(r"\b(?:no|not|never|without|nor)\s+(?:\w+\s+)?$", re.IGNORECASE)
 _DEADLINE_BEFORE = re.compile(r"\b(?:until|by|before|till)\s+(?:the\s+|next\s+)?$", re.I)
 
 
@@ -128,6 +142,7 @@ def extract_stage_candidates(
     pipeline: Pipeline,
     current_stage: str | None,
     speaker_roles: Mapping[str, SpeakerRole],
+    deal_name: str | None = None,
 ) -> list[StageCandidate]:
     """Deal-stage candidates for a meeting, best first (see the module docstring).
 
@@ -136,14 +151,17 @@ def extract_stage_candidates(
         pipeline: the deal's pipeline; candidate values are ids of its stages.
         current_stage: the deal's ``dealstage`` now, or None for a deal without one.
         speaker_roles: role per speaker name, case-insensitive (``speaker_roles(meeting)``).
+        deal_name: the deal's name, which tells a renewal from new business.
     """
     current = next((s for s in pipeline.stages if s.id == current_stage), None)
     if current is not None and current.is_closed:
         return []
     roles = {name.casefold(): role for name, role in speaker_roles.items()}
     sentences = list(meeting_sentences(meeting, roles))
-    events = [*_statement_events(sentences), *_presentation_events(sentences)]
     call_type = meeting.call_type or ""
+    context = f"{call_type} {meeting.title} {deal_name or ''} {pipeline.label}"
+    renewal = bool(_RENEWAL.search(context))
+    events = [*_statement_events(sentences, renewal=renewal), *_presentation_events(sentences)]
     if call_type.casefold() == "demo":
         events.append(_Event("presentation", (), hedged=False, explicit=False))
     if _DISCOVERY_CALL.search(f"{call_type} {meeting.title}"):
@@ -151,9 +169,16 @@ def extract_stage_candidates(
     return _rank(events, pipeline, current)
 
 
-def _statement_events(sentences: list[Sentence]) -> Iterator[_Event]:
+def _statement_events(sentences: list[Sentence], *, renewal: bool) -> Iterator[_Event]:
     """Lost, won, contract-sent and bought-in events, one per sentence that states one."""
-    denied_turns = {s.turn for s in sentences if not s.from_notes and DENIAL.search(s.text)}
+    # A denial cancels a yes in its own turn and in the two turns before it: "I can live with
+    # that." ... "No. Anything new goes through our operations committee."
+    denied_turns = {
+        turn
+        for s in sentences
+        if not s.from_notes and s.role != "rep" and DENIAL.search(s.text)
+        for turn in range(s.turn - _DENIAL_REACH, s.turn + 1)
+    }
     previous_role: SpeakerRole | None = None
     previous_turn = -1
     for sentence in sentences:
@@ -165,21 +190,28 @@ def _statement_events(sentences: list[Sentence]) -> Iterator[_Event]:
             continue
         hedged = bool(HEDGE.search(text))
         customer = sentence.role != "rep"
-        said_lost = (customer or sentence.from_notes) and LOST.search(text)
+        said_lost = (customer or sentence.from_notes) and (
+            LOST.search(text) or (renewal and LOST_RENEWAL.search(text))
+        )
         if said_lost or (sentence.from_notes and NOTES_LOST.search(text)):
             if not CONDITION.search(text):
                 yield _Event("lost", (sentence,), hedged)
             continue
         if WON.search(text) and not WISHED_SIGNATURE.search(text):
             yield _Event("won", (sentence,), hedged)
-        elif CONTRACT_SENT.search(text) or (customer and CONTRACT_SENT_CUSTOMER.search(text)):
-            yield _Event("contract_sent", (sentence,), hedged)
+        elif sent := (
+            CONTRACT_SENT.search(text) or (customer and CONTRACT_SENT_CUSTOMER.search(text))
+        ):
+            proposal = _PROPOSAL_PAPER.search(sent.group()) and not _CONTRACT_PAPER.search(text)
+            yield _Event("proposal_sent" if proposal else "contract_sent", (sentence,), hedged)
         elif customer and not sentence.from_notes:
             said_yes = BOUGHT_IN.search(text) or (after_other and ACCEPT_TURN.search(text))
             if said_yes and not CONDITION.search(text) and sentence.turn not in denied_turns:
                 yield _Event("bought_in", (sentence,), hedged)
-        elif sentence.from_notes and NOTES_BOUGHT_IN.search(text) and not DENIAL.search(text):
-            yield _Event("bought_in", (sentence,), hedged)
+        elif sentence.from_notes and not DENIAL.search(text):
+            found = NOTES_BOUGHT_IN.search(text)
+            if found and not _NEGATED.search(text, 0, found.start()):
+                yield _Event("bought_in", (sentence,), hedged)
 
 
 def _presentation_events(sentences: list[Sentence]) -> Iterator[_Event]:
@@ -197,6 +229,8 @@ def _presentation_events(sentences: list[Sentence]) -> Iterator[_Event]:
             for s in sentences[index + 1 :]
             if not s.from_notes and s.turn - sentence.turn <= _DEMO_TURNS
         ]
+        if _refused(sentence, sentences, window):
+            continue
         dated = [s for s in window if _meeting_day(s.text)]
         if _meeting_day(sentence.text[topic.start() :]):
             dated.insert(0, sentence)
@@ -213,6 +247,15 @@ def _presentation_events(sentences: list[Sentence]) -> Iterator[_Event]:
             chosen = dict.fromkeys([sentence, dated[0], agreed[-1]])
             yield _Event("presentation", tuple(chosen), hedged=bool(HEDGE.search(sentence.text)))
             return
+
+
+def _refused(topic: Sentence, sentences: list[Sentence], window: list[Sentence]) -> bool:
+    """The customer turns the demo down: their reply, or their own turn, opens with a no."""
+    if topic.role == "customer":
+        opening = next(s for s in sentences if s.turn == topic.turn)
+        return bool(REFUSAL.search(opening.text))
+    reply = next((s for s in window if s.role == "customer"), None)
+    return reply is not None and bool(REFUSAL.search(reply.text))
 
 
 def _meeting_day(text: str) -> bool:
@@ -259,7 +302,8 @@ def _rank(
             speaker_role=role,
             explicit=any(e.explicit for e in found),
             hedged=hedged,
-            committed=kind in ("won", "lost", "bought_in", "contract_sent") and not hedged,
+            committed=kind in ("won", "lost", "bought_in", "proposal_sent", "contract_sent")
+            and not hedged,
             mentions=len(found),
             conflicting_mentions=total - len(found),
         )
