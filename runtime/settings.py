@@ -9,31 +9,41 @@ keeps it in sync.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
+import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
+    "ENCRYPTION_KEY_BYTES",
     "ENV_PREFIX",
+    "KEY_ID_PATTERN",
     "DatabaseSettings",
     "EnvVariable",
     "HubSpotSettings",
     "LlmSettings",
+    "SecretsSettings",
     "Settings",
     "default_home",
     "env_variables",
+    "parse_encryption_keys",
     "render_env_example",
 ]
 
 ENV_PREFIX = "CRM_AGENTS_"
 ROOT_DEFAULT_HOME = Path("/var/lib/crm-agents")
+ENCRYPTION_KEY_BYTES = 32  # AES-256
+KEY_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+"""Key ids travel in every sealed blob (length-prefixed) and in ``crm_connections.key_id``."""
 
 
 def default_home(
@@ -144,6 +154,109 @@ class LlmSettings(BaseModel):
     )
 
 
+class WorkerSettings(BaseModel):
+    """How a process claims and executes agent runs (`crm-agents worker`, later `serve`)."""
+
+    concurrency: int = Field(default=4, ge=1, le=256, description="Runs executed at once.")
+    lease_s: float = Field(
+        default=60.0,
+        ge=1.0,
+        description=(
+            "Seconds a claimed run stays with its process without a heartbeat; a run whose"
+            " process died is claimed again after this."
+        ),
+    )
+    poll_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds between looks at the queue when no notification wakes it.",
+    )
+    grace_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds running runs may finish on shutdown before they are handed back.",
+    )
+    max_attempts: int = Field(
+        default=5, ge=1, description="Claims of one run before it is given up as failed."
+    )
+    crm_cache_ttl_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="Seconds a workspace's CRM records and schema are served from memory.",
+    )
+
+
+class SecretsSettings(BaseModel):
+    """How secrets at rest (CRM credentials) are encrypted."""
+
+    # pydantic prints the offending input in its errors; here that would be a key.
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        description=(
+            "AES-256-GCM keys as comma-separated key_id:key entries, each key 32 random bytes"
+            " in base64url; the first encrypts, all decrypt (rotate: put a new key first, run"
+            " `crm-agents crm rotate-key`, then drop the old one). A new key, in Python:"
+            " base64.urlsafe_b64encode(os.urandom(32)). Unset: a key is generated in"
+            " CRM_AGENTS_HOME/secrets/encryption.key, usable on that machine only."
+        ),
+    )
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _entries_are_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_encryption_keys(value.get_secret_value())
+        return value
+
+    def key_entries(self) -> list[tuple[str, bytes]]:
+        """The configured (key id, key) pairs, current key first; empty when unset."""
+        if self.encryption_keys is None:
+            return []
+        return parse_encryption_keys(self.encryption_keys.get_secret_value())
+
+
+def parse_encryption_keys(text: str) -> list[tuple[str, bytes]]:
+    """Parse ``id:base64url,id:base64url``; errors name the entry, never the key material.
+
+    Raises:
+        ValueError: an empty list or entry, a bad or repeated key id, or a key that is not
+            32 bytes of base64url.
+    """
+    entries: list[tuple[str, bytes]] = []
+    if not text.strip():
+        raise ValueError("lists no key; unset it to use a local key file instead")
+    for number, raw in enumerate(text.split(","), start=1):
+        entry = raw.strip()
+        key_id, colon, encoded = entry.partition(":")
+        key_id = key_id.strip()
+        if not colon:
+            raise ValueError(f"entry {number} is not key_id:key")
+        if not KEY_ID_PATTERN.match(key_id):
+            raise ValueError(
+                f"entry {number}: the key id must be 1 to 64 letters, digits, '.', '_' or '-'"
+            )
+        if any(key_id == known for known, _ in entries):
+            raise ValueError(f"entry {number}: the key id {key_id!r} is listed twice")
+        key = _decode_key(encoded.strip())
+        if key is None:
+            raise ValueError(
+                f"entry {number} ({key_id!r}): the key must be {ENCRYPTION_KEY_BYTES} bytes"
+                " in base64url"
+            )
+        entries.append((key_id, key))
+    return entries
+
+
+def _decode_key(encoded: str) -> bytes | None:
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return key if len(key) == ENCRYPTION_KEY_BYTES else None
+
+
 class Settings(BaseSettings):
     """Everything crm-agents can be told through its environment."""
 
@@ -154,6 +267,9 @@ class Settings(BaseSettings):
         extra="ignore",
         populate_by_name=True,
         validate_default=True,
+        # Values such as DATABASE_URL and the encryption keys are secrets: a validation
+        # error names the field and the reason, never the value.
+        hide_input_in_errors=True,
     )
 
     home: Path = Field(
@@ -184,6 +300,12 @@ class Settings(BaseSettings):
     )
     llm: LlmSettings = Field(
         default_factory=LlmSettings, description="The LLM endpoint of `--extractor llm`."
+    )
+    secrets: SecretsSettings = Field(
+        default_factory=SecretsSettings, description="Encryption of secrets at rest."
+    )
+    worker: WorkerSettings = Field(
+        default_factory=WorkerSettings, description="The run dispatcher of long-running processes."
     )
 
     @property

@@ -14,12 +14,16 @@ from importlib.metadata import version
 import typer
 
 from runtime.cli._common import command_group, load_settings, report
+from runtime.cli.agent_configs import agent_app
 from runtime.cli.agents import calibrate_command, eval_command, preview_command
 from runtime.cli.config import config_app
+from runtime.cli.crm import crm_app
 from runtime.cli.db import db_app, migrate_command
 from runtime.cli.emulator import emulator_app
 from runtime.cli.meetings import meetings_app
+from runtime.cli.results import activity_app, inbox_app
 from runtime.cli.tenants import user_app, workspace_app
+from runtime.cli.worker import worker_command
 from runtime.errors import CrmAgentsError
 
 __all__ = ["app", "main"]
@@ -74,11 +78,16 @@ app.add_typer(db_app, name="db")
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(user_app, name="user")
 app.add_typer(meetings_app, name="meetings")
+app.add_typer(agent_app, name="agent")
 app.add_typer(config_app, name="config")
 app.add_typer(emulator_app, name="emulator")
+app.add_typer(crm_app, name="crm")
 app.command("preview")(preview_command)
 app.command("eval")(eval_command)
 app.command("calibrate")(calibrate_command)
+app.command("worker")(worker_command)
+app.add_typer(activity_app, name="activity")
+app.add_typer(inbox_app, name="inbox")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -30,10 +30,17 @@ from runtime.errors import InvalidInputError
 from runtime.meetings.models import MeetingIn
 from runtime.meetings.service import parse_meeting
 
-__all__ = ["EXTRACTORS", "calibrate_command", "eval_command", "preview_command"]
+__all__ = [
+    "EXTRACTORS",
+    "EXTRACTOR_HELP",
+    "calibrate_command",
+    "eval_command",
+    "extractor_named",
+    "preview_command",
+]
 
 EXTRACTORS = ("rules", "baseline", "llm")
-_EXTRACTOR_HELP = (
+EXTRACTOR_HELP = (
     "Extractor: rules (offline rule families, the default), baseline (the weak keyword"
     " baseline rules are measured against) or llm (the OpenAI-compatible endpoint of the"
     " CRM_AGENTS_LLM__* settings)."
@@ -54,7 +61,7 @@ def preview_command(
         metavar="CONFIG.json",
         help="An agent config; default: the built-in template for the meeting's call type.",
     ),
-    extractor_name: str = typer.Option("rules", "--extractor", help=_EXTRACTOR_HELP),
+    extractor_name: str = typer.Option("rules", "--extractor", help=EXTRACTOR_HELP),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show what an agent would do with a meeting, without side effects.
@@ -65,7 +72,7 @@ def preview_command(
     camelCase). Nothing is written: the snapshot file is only read. Bad files exit with code
     2, naming the field; a failing LLM endpoint or answer exits with code 1.
     """
-    extractor = _extractor(extractor_name)
+    extractor = extractor_named(extractor_name)
     meeting = parse_meeting(_read(meeting_file), source=str(meeting_file))
     snapshot = load_snapshot(crm_file)
     notes: list[str] = []
@@ -100,7 +107,7 @@ def eval_command(
     threshold: float = typer.Option(
         0.8, "--threshold", help="Auto-apply threshold to score at, between 0 and 1."
     ),
-    extractor_name: str = typer.Option("rules", "--extractor", help=_EXTRACTOR_HELP),
+    extractor_name: str = typer.Option("rules", "--extractor", help=EXTRACTOR_HELP),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Score the agent's extraction, matching and confidence on an evaluation corpus.
@@ -116,7 +123,7 @@ def eval_command(
     """
     if not 0.0 <= threshold <= 1.0:
         raise InvalidInputError.one("--threshold", f"must be between 0 and 1, not {threshold}")
-    extractor = _extractor(extractor_name)
+    extractor = extractor_named(extractor_name)
     cases = load_corpus(corpus)
 
     async def body() -> EvalReport:
@@ -190,7 +197,8 @@ def _calibration_text(result: CalibrationFit, out: Path) -> str:
     return "\n".join(lines)
 
 
-def _extractor(name: str) -> Extractor:
+def extractor_named(name: str) -> Extractor:
+    """The extractor an ``--extractor`` option names; anything else is bad input."""
     if name == "rules":
         return RulesExtractor()
     if name == "baseline":

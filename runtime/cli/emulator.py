@@ -123,6 +123,9 @@ def hubspot_command(
     server.run(sockets=[listener])
 
 
+_BACKLOG = 2048  # uvicorn's default
+
+
 def _listen(host: str, port: int) -> socket.socket:
     """A bound socket, so that port 0 resolves to a real port before the URL is printed."""
     try:
@@ -130,6 +133,9 @@ def _listen(host: str, port: int) -> socket.socket:
         listener = socket.socket(family, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((host, port))
+        # Listen now: a client that read the printed URL may connect before uvicorn has
+        # started; its connection then waits in the backlog instead of being refused.
+        listener.listen(_BACKLOG)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise InvalidInputError.one("--port", f"cannot listen on {host}:{port}: {reason}") from exc

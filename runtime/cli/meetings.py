@@ -69,6 +69,7 @@ def import_command(
                             "id": str(result.meeting.id),
                             "external_id": result.meeting.external_id,
                             "created": result.created,
+                            "runs_queued": len(result.runs),
                         }
                     )
                     progress.advance(task)
@@ -77,6 +78,7 @@ def import_command(
     results = run(body)
     human = "\n".join(
         f"{r['id']}  {'imported' if r['created'] else 'unchanged'}  {r['external_id']}"
+        + (f"  ({r['runs_queued']} agent run(s) queued)" if r["runs_queued"] else "")
         for r in results
     )
     emit(results if len(results) != 1 else results[0], human, as_json=as_json)

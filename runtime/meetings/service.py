@@ -1,8 +1,8 @@
-"""Meeting ingestion: validate against the contract, store once, detect conflicts."""
+"""Meeting ingestion: validate against the contract, store once, detect conflicts, queue runs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -11,6 +11,8 @@ import asyncpg
 from runtime.errors import ConflictError, parse_json_model
 from runtime.meetings.models import Meeting, MeetingIn
 from runtime.meetings.repo import MeetingRepo
+from runtime.runs.models import AgentRun
+from runtime.runs.repo import RunRepo
 
 __all__ = ["ImportResult", "import_meeting", "parse_meeting"]
 
@@ -19,6 +21,8 @@ __all__ = ["ImportResult", "import_meeting", "parse_meeting"]
 class ImportResult:
     meeting: Meeting
     created: bool
+    runs: list[AgentRun] = field(default_factory=list)
+    """The runs queued for the meeting's active agents (none when it was already stored)."""
 
 
 def parse_meeting(raw: str | bytes | dict[str, Any], *, source: str | None = None) -> MeetingIn:
@@ -33,16 +37,18 @@ def parse_meeting(raw: str | bytes | dict[str, Any], *, source: str | None = Non
 async def import_meeting(
     conn: asyncpg.Connection, workspace_id: UUID, meeting: MeetingIn
 ) -> ImportResult:
-    """Store a meeting once, in one transaction.
+    """Store a meeting once and queue a run per active agent in scope, in one transaction.
 
     The same external id with the same content answers with the stored meeting and changes
-    nothing; different content under a known external id is a conflict naming it.
+    nothing; different content under a known external id is a conflict naming it. Because
+    the runs are inserted with the meeting, a crash cannot leave a stored meeting unqueued.
     """
     async with conn.transaction():
         repo = MeetingRepo(conn)
         stored = await repo.insert_if_absent(workspace_id, meeting)
         if stored is not None:
-            return ImportResult(stored, created=True)
+            runs = await RunRepo(conn).create_for_meeting(stored)
+            return ImportResult(stored, created=True, runs=runs)
         existing = await repo.get_by_external_id(workspace_id, meeting.external_id)
     if existing is None:  # deleted between the two statements: rare enough to ask for a retry
         raise ConflictError("external_id", "the meeting changed concurrently; try again")

@@ -1,0 +1,1 @@
+"""Activity logs: what each agent run did (the seed's ``activity_logs``)."""

@@ -1,0 +1,135 @@
+"""`crm-agents worker`: the run dispatcher as a long-running process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from typing import Any
+
+import typer
+from rich.progress import Progress
+
+from runtime.cli._common import JSON_OPTION, database, emit, load_settings, run, stderr
+from runtime.cli.agents import EXTRACTOR_HELP, extractor_named
+from runtime.clock import SystemClock
+from runtime.connections.cipher import KeyRing
+from runtime.runs.crm_source import ConnectedCrms
+from runtime.runs.dispatcher import Dispatcher
+from runtime.runs.executor import RunExecutor
+from runtime.runs.repo import RunRepo
+from runtime.settings import Settings
+
+__all__ = ["worker_command"]
+
+
+def worker_command(
+    concurrency: int | None = typer.Option(
+        None,
+        "--concurrency",
+        min=1,
+        help="Runs executed at once (default CRM_AGENTS_WORKER__CONCURRENCY).",
+    ),
+    once: bool = typer.Option(
+        False,
+        "--once",
+        help="Execute every queued run, then exit (a script, a cron job, a test).",
+    ),
+    extractor_name: str = typer.Option("rules", "--extractor", help=EXTRACTOR_HELP),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Execute agent runs as meetings arrive, until Ctrl-C or SIGTERM.
+
+    Storing a meeting queues a run for each active agent whose call types include the
+    meeting's; this process claims queued runs (any number of workers can share the queue,
+    none takes a run another holds), runs the agent against the workspace's CRM connection
+    (`crm-agents crm connect`), and records the activity log, the proposals, the inbox item
+    for a human and the writes to make. A run left by a worker that died is taken over once
+    its lease expires (CRM_AGENTS_WORKER__LEASE_S).
+
+    Prints what it did when it stops: runs completed and failed (a failed run is an activity
+    with a message, e.g. no CRM connection). Examples:
+
+        crm-agents worker                  # until Ctrl-C
+        crm-agents worker --once --json    # drain the queue and report
+    """
+    settings = load_settings()
+    extractor = extractor_named(extractor_name)
+    limit = concurrency or settings.worker.concurrency
+
+    async def body() -> dict[str, Any]:
+        async with database(settings) as pool:
+            crms = ConnectedCrms(
+                pool,
+                KeyRing.from_settings(settings),
+                settings.hubspot,
+                clock=SystemClock(),
+                cache_ttl_s=settings.worker.crm_cache_ttl_s,
+            )
+            executor = RunExecutor(
+                pool,
+                crms,
+                extractor=extractor,
+                clock=SystemClock(),
+                max_attempts=settings.worker.max_attempts,
+            )
+            try:
+                if once:
+                    dispatcher = await _drain(pool, executor, settings, limit, quiet=as_json)
+                else:
+                    dispatcher = await _serve(pool, executor, settings, limit)
+            finally:
+                await crms.aclose()
+        return {
+            "owner": dispatcher.owner,
+            "completed": dispatcher.completed,
+            "failed": dispatcher.failed,
+        }
+
+    result = run(body)
+    human = f"{result['completed']} run(s) completed, {result['failed']} failed"
+    emit(result, human, as_json=as_json)
+
+
+async def _drain(
+    pool: Any, executor: RunExecutor, settings: Settings, limit: int, *, quiet: bool
+) -> Dispatcher:
+    queued = await RunRepo(pool).count_unfinished()
+    with Progress(
+        console=stderr, transient=True, disable=quiet or queued < 2 or not stderr.is_terminal
+    ) as progress:
+        task = progress.add_task("running agents", total=queued)
+        dispatcher = Dispatcher(
+            pool,
+            executor,
+            concurrency=limit,
+            lease_s=settings.worker.lease_s,
+            on_finished=lambda _run: progress.advance(task),
+        )
+        await dispatcher.drain()
+    return dispatcher
+
+
+async def _serve(pool: Any, executor: RunExecutor, settings: Settings, limit: int) -> Dispatcher:
+    dispatcher = Dispatcher(
+        pool,
+        executor,
+        concurrency=limit,
+        lease_s=settings.worker.lease_s,
+        poll_s=settings.worker.poll_s,
+        grace_s=settings.worker.grace_s,
+    )
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, dispatcher.stop)
+    sys.stderr.write(
+        f"worker {dispatcher.owner}: dispatching agent runs ({limit} at a time); Ctrl-C stops\n"
+    )
+    try:
+        await dispatcher.run()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError):
+                loop.remove_signal_handler(signum)
+    return dispatcher

@@ -1,0 +1,1 @@
+"""CRM connections: a workspace's CRM credentials, sealed at rest with rotatable keys."""

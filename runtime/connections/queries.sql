@@ -1,0 +1,64 @@
+-- name: upsert_connection
+-- A reconnect replaces the credentials in place: the id and created_at stay, the status
+-- becomes active again, and created_by keeps its value unless a new user is named.
+INSERT INTO crm_connections AS c (
+  workspace_id, crm_type, auth_kind, base_url, secret, key_id, access_expires_at, hub_id,
+  scopes, created_by
+)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+ON CONFLICT ON CONSTRAINT crm_connections_workspace_crm_type_key DO UPDATE SET
+  auth_kind = EXCLUDED.auth_kind,
+  base_url = EXCLUDED.base_url,
+  secret = EXCLUDED.secret,
+  key_id = EXCLUDED.key_id,
+  access_expires_at = EXCLUDED.access_expires_at,
+  hub_id = EXCLUDED.hub_id,
+  scopes = EXCLUDED.scopes,
+  status = 'active',
+  created_by = COALESCE(EXCLUDED.created_by, c.created_by),
+  updated_at = NOW()
+RETURNING
+  id, workspace_id, crm_type, auth_kind, base_url, key_id, access_expires_at, hub_id, scopes,
+  status, created_by, created_at, updated_at;
+
+-- name: get_connection
+SELECT
+  id, workspace_id, crm_type, auth_kind, base_url, key_id, access_expires_at, hub_id, scopes,
+  status, created_by, created_at, updated_at
+FROM crm_connections
+WHERE workspace_id = $1 AND crm_type = $2;
+
+-- name: get_sealed_connection
+SELECT
+  id, workspace_id, crm_type, auth_kind, base_url, key_id, access_expires_at, hub_id, scopes,
+  status, created_by, created_at, updated_at, secret
+FROM crm_connections
+WHERE workspace_id = $1 AND crm_type = $2;
+
+-- name: lock_sealed_connections_not_under_key
+-- FOR UPDATE: a reconnect racing a rotation waits, instead of being overwritten by the
+-- re-sealed old credentials.
+SELECT
+  id, workspace_id, crm_type, auth_kind, base_url, key_id, access_expires_at, hub_id, scopes,
+  status, created_by, created_at, updated_at, secret
+FROM crm_connections
+WHERE key_id <> $1
+ORDER BY id
+FOR UPDATE;
+
+-- name: update_secrets
+UPDATE crm_connections AS c
+SET secret = u.secret, key_id = u.key_id, updated_at = NOW()
+FROM unnest($1::uuid[], $2::uuid[], $3::bytea[], $4::text[])
+  AS u (workspace_id, id, secret, key_id)
+WHERE c.workspace_id = u.workspace_id AND c.id = u.id;
+
+-- name: set_connection_status
+UPDATE crm_connections
+SET
+  status = $3::varchar,
+  updated_at = CASE WHEN status = $3::varchar THEN updated_at ELSE NOW() END
+WHERE workspace_id = $1 AND crm_type = $2
+RETURNING
+  id, workspace_id, crm_type, auth_kind, base_url, key_id, access_expires_at, hub_id, scopes,
+  status, created_by, created_at, updated_at;

@@ -1,0 +1,293 @@
+"""Connecting a workspace to its CRM: seal the credentials, store, load, rotate the keys.
+
+Credentials are sealed with associated data naming their row (workspace and CRM type), so a
+sealed blob copied into another workspace's row does not open there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from uuid import UUID
+
+import asyncpg
+import httpx
+from pydantic import JsonValue, SecretStr, ValidationError
+
+from runtime.audit.models import AuditEntry
+from runtime.audit.repo import AuditRepo
+from runtime.connections.cipher import KeyRing
+from runtime.connections.models import AuthKind, CrmConnection, CrmCredentials, CrmType
+from runtime.connections.repo import CrmConnectionRepo, SealedConnection, SealedSecret
+from runtime.crm.hubspot.auth import OAuthTokens, PrivateAppToken
+from runtime.crm.hubspot.client import HubSpotClient
+from runtime.crm.hubspot.retry import RetryPolicy
+from runtime.db import Executor
+from runtime.errors import IntegrationError, InvalidInputError, NotFoundError, StorageError
+from runtime.settings import HubSpotSettings
+
+__all__ = [
+    "connect_private_token",
+    "crm_client",
+    "disconnect",
+    "load_credentials",
+    "rotate_keys",
+    "save_oauth_tokens",
+]
+
+
+async def connect_private_token(
+    conn: Executor,
+    keyring: KeyRing,
+    workspace_id: UUID,
+    *,
+    token: str | SecretStr,
+    base_url: str,
+    created_by: UUID | None = None,
+) -> CrmConnection:
+    """Store a HubSpot private app token, sealed, as the workspace's HubSpot connection.
+
+    An existing HubSpot connection of the workspace (private token or OAuth) is replaced.
+
+    Raises:
+        InvalidInputError: the token is empty or not one printable word; the base URL is not
+            http(s).
+        NotFoundError: no such workspace (or ``created_by`` user).
+    """
+    secret = token if isinstance(token, SecretStr) else SecretStr(token)
+    _check_token(secret)
+    credentials = CrmCredentials(access_token=secret)
+    return await _store(
+        conn,
+        keyring,
+        workspace_id,
+        credentials,
+        auth_kind="private_token",
+        base_url=base_url,
+        hub_id=None,
+        scopes=(),
+        created_by=created_by,
+    )
+
+
+async def save_oauth_tokens(
+    conn: Executor,
+    keyring: KeyRing,
+    workspace_id: UUID,
+    tokens: OAuthTokens,
+    *,
+    base_url: str,
+    hub_id: str | None,
+    scopes: Sequence[str],
+    created_by: UUID | None = None,
+) -> CrmConnection:
+    """Store an OAuth grant, sealed, as the workspace's HubSpot connection.
+
+    Used when the OAuth callback receives the first grant and after each refresh; it
+    replaces the workspace's HubSpot connection, whatever its kind.
+    """
+    credentials = CrmCredentials(
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_at=tokens.expires_at,
+    )
+    return await _store(
+        conn,
+        keyring,
+        workspace_id,
+        credentials,
+        auth_kind="oauth",
+        base_url=base_url,
+        hub_id=hub_id,
+        scopes=scopes,
+        created_by=created_by,
+    )
+
+
+async def load_credentials(
+    conn: Executor, keyring: KeyRing, workspace_id: UUID, crm_type: CrmType = "hubspot"
+) -> tuple[CrmConnection, CrmCredentials] | None:
+    """The workspace's connection and its opened credentials; None if absent or revoked.
+
+    Raises:
+        StorageError: the credentials do not open with these keys (the message says why).
+    """
+    sealed = await CrmConnectionRepo(conn).get_sealed(workspace_id, crm_type)
+    if sealed is None or sealed.connection.status == "revoked":
+        return None
+    return sealed.connection, _open(keyring, sealed)
+
+
+async def disconnect(
+    conn: Executor, workspace_id: UUID, crm_type: CrmType = "hubspot"
+) -> CrmConnection:
+    """Mark the workspace's connection revoked; its credentials are no longer loaded.
+
+    The token stays valid in the CRM itself: a private app token must be rotated there.
+
+    Raises:
+        NotFoundError: the workspace has no such connection.
+    """
+    connection = await CrmConnectionRepo(conn).set_status(workspace_id, crm_type, "revoked")
+    if connection is None:
+        raise NotFoundError(f"{crm_type} connection in workspace", str(workspace_id), "workspace")
+    await _audit(conn, connection, "crm.disconnect", actor=None)
+    return connection
+
+
+async def rotate_keys(conn: asyncpg.Connection, keyring: KeyRing) -> int:
+    """Re-seal every connection not under the current key; how many were re-sealed.
+
+    One transaction: if any connection does not open (its key is missing from the ring),
+    nothing changes. Revoked connections are re-sealed too, so that the old key can go.
+    """
+    async with conn.transaction():
+        repo = CrmConnectionRepo(conn)
+        stale = await repo.lock_sealed_not_under_key(keyring.current_key_id)
+        resealed: list[SealedSecret] = []
+        for sealed in stale:
+            connection = sealed.connection
+            aad = _associated_data(connection.workspace_id, connection.crm_type)
+            secret, key_id = keyring.encrypt(_open_plaintext(keyring, sealed), aad)
+            resealed.append(SealedSecret(connection.workspace_id, connection.id, secret, key_id))
+        await repo.update_secrets(resealed)
+        for sealed in stale:
+            rekeyed = sealed.connection.model_copy(update={"key_id": keyring.current_key_id})
+            await _audit(conn, rekeyed, "crm.rekey", actor=None)
+    return len(resealed)
+
+
+def crm_client(
+    connection: CrmConnection,
+    credentials: CrmCredentials,
+    hubspot_settings: HubSpotSettings,
+    *,
+    http: httpx.AsyncClient | None = None,
+    retry: RetryPolicy | None = None,
+) -> HubSpotClient:
+    """A HubSpot client on the connection's base URL, authorized by its access token.
+
+    OAuth connections send their stored access token as the bearer too, as is: refreshing
+    it before it expires (``OAuthTokenSource`` plus ``save_oauth_tokens``) is a later issue,
+    so until then an expired grant answers 401 like any invalid token.
+
+    Raises:
+        IntegrationError: the connection is not to HubSpot (no other CRM has a client yet).
+    """
+    if connection.crm_type != "hubspot":
+        raise IntegrationError(f"no client for {connection.crm_type} connections yet")
+    return HubSpotClient(
+        PrivateAppToken(credentials.access_token),
+        base_url=connection.base_url,
+        http=http,
+        timeout_s=hubspot_settings.timeout_s,
+        retry=retry or RetryPolicy.from_settings(hubspot_settings),
+    )
+
+
+async def _store(
+    conn: Executor,
+    keyring: KeyRing,
+    workspace_id: UUID,
+    credentials: CrmCredentials,
+    *,
+    auth_kind: AuthKind,
+    base_url: str,
+    hub_id: str | None,
+    scopes: Sequence[str],
+    created_by: UUID | None,
+) -> CrmConnection:
+    crm_type: CrmType = "hubspot"
+    url = _checked_base_url(base_url)
+    secret, key_id = keyring.encrypt(
+        credentials.revealed_json(), _associated_data(workspace_id, crm_type)
+    )
+    connection = await CrmConnectionRepo(conn).upsert(
+        workspace_id,
+        crm_type=crm_type,
+        auth_kind=auth_kind,
+        base_url=url,
+        secret=secret,
+        key_id=key_id,
+        access_expires_at=credentials.expires_at,
+        hub_id=hub_id,
+        scopes=scopes,
+        created_by=created_by,
+    )
+    await _audit(conn, connection, "crm.connect", actor=created_by)
+    return connection
+
+
+async def _audit(
+    conn: Executor, connection: CrmConnection, action: str, *, actor: UUID | None
+) -> None:
+    """Connection changes join the audit log: what changed, never the credentials."""
+    details: dict[str, JsonValue] = {
+        "crm_type": connection.crm_type,
+        "auth_kind": connection.auth_kind,
+        "base_url": connection.base_url,
+        "key_id": connection.key_id,
+        "status": connection.status,
+    }
+    entry = AuditEntry(
+        workspace_id=connection.workspace_id,
+        actor_user_id=actor,
+        action=action,
+        target_type="crm_connection",
+        target_id=str(connection.id),
+        details=details,
+        created_at=datetime.now(UTC),
+    )
+    await AuditRepo(conn).insert_many([entry])
+
+
+def _associated_data(workspace_id: UUID, crm_type: str) -> bytes:
+    # The label keeps these blobs apart from other secrets sealed with the same keys; the
+    # UUID's 16 bytes are fixed-size, so the parts cannot run into each other.
+    return b"crm_connections:" + workspace_id.bytes + crm_type.encode("ascii")
+
+
+def _open(keyring: KeyRing, sealed: SealedConnection) -> CrmCredentials:
+    plaintext = _open_plaintext(keyring, sealed)
+    try:
+        return CrmCredentials.model_validate_json(plaintext)
+    except ValidationError:
+        # "from None": the validation error would carry the plaintext, tokens included.
+        raise StorageError(
+            f"the {_describe(sealed)} opens, but its credentials are unreadable"
+        ) from None
+
+
+def _open_plaintext(keyring: KeyRing, sealed: SealedConnection) -> bytes:
+    connection = sealed.connection
+    try:
+        return keyring.decrypt(
+            sealed.secret, _associated_data(connection.workspace_id, connection.crm_type)
+        )
+    except StorageError as exc:
+        raise StorageError(f"the {_describe(sealed)}: {exc}") from exc
+
+
+def _describe(sealed: SealedConnection) -> str:
+    connection = sealed.connection
+    return f"{connection.crm_type} connection of workspace {connection.workspace_id}"
+
+
+def _check_token(token: SecretStr) -> None:
+    raw = token.get_secret_value()
+    if not raw:
+        raise InvalidInputError.one("token", "must not be empty")
+    # It travels in an HTTP header: whitespace or control characters would break it.
+    if not raw.isascii() or not raw.isprintable() or any(c.isspace() for c in raw):
+        raise InvalidInputError.one("token", "must be one word of printable ASCII characters")
+
+
+def _checked_base_url(base_url: str) -> str:
+    url = base_url.strip().rstrip("/")
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise InvalidInputError.one("base_url", "must be an http:// or https:// URL")
+    return url

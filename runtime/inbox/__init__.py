@@ -1,0 +1,1 @@
+"""The human side: inbox items and the per-field proposals they hold."""

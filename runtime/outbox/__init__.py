@@ -1,0 +1,1 @@
+"""The write outbox: every CRM write is a row before it is sent."""

@@ -1,0 +1,1 @@
+"""Agent runs: one per (agent config, meeting), queued, claimed, executed, recorded."""

@@ -1,0 +1,95 @@
+"""Each workspace's CRM, from its stored connection, behind a per-workspace cache.
+
+A run asks ``ConnectedCrms.for_workspace``; the first ask builds a HubSpot client from the
+workspace's connection (credentials opened with the key ring), an ``AuditedCrm`` over it
+and a ``CachedCrm`` in front, so the records, property definitions and pipelines of one
+workspace are read once across its runs, and every call that reaches HubSpot is audited.
+Each ask re-reads the connection row (one indexed lookup), so a reconnected or revoked
+connection takes effect at the next run; the old client is closed then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from runtime.clock import Clock
+from runtime.connections.cipher import KeyRing
+from runtime.connections.service import crm_client, load_credentials
+from runtime.crm.audited import AuditedCrm
+from runtime.crm.cached import CachedCrm
+from runtime.crm.hubspot.client import HubSpotClient
+from runtime.runs.executor import NoCrmConnectionError, WorkspaceCrm
+from runtime.settings import HubSpotSettings
+
+__all__ = ["ConnectedCrms"]
+
+
+@dataclass(slots=True)
+class _Connected:
+    connection_id: UUID
+    updated_at: datetime
+    client: HubSpotClient
+    crm: WorkspaceCrm
+
+
+class ConnectedCrms:
+    """Implements ``runtime.runs.executor.CrmSource`` from the ``crm_connections`` table."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        keyring: KeyRing,
+        hubspot: HubSpotSettings,
+        *,
+        clock: Clock,
+        cache_ttl_s: float = 300.0,
+    ) -> None:
+        self._pool = pool
+        self._keyring = keyring
+        self._hubspot = hubspot
+        self._clock = clock
+        self._cache_ttl_s = cache_ttl_s
+        self._by_workspace: dict[UUID, _Connected] = {}
+        self._lock = asyncio.Lock()
+
+    async def for_workspace(self, workspace_id: UUID) -> WorkspaceCrm:
+        found = await load_credentials(self._pool, self._keyring, workspace_id)
+        if found is None:
+            await self._forget(workspace_id)
+            raise NoCrmConnectionError(workspace_id)
+        connection, credentials = found
+        async with self._lock:
+            current = self._by_workspace.get(workspace_id)
+            if current is not None and (current.connection_id, current.updated_at) == (
+                connection.id,
+                connection.updated_at,
+            ):
+                return current.crm
+            if current is not None:
+                await current.client.aclose()
+            client = crm_client(connection, credentials, self._hubspot)
+            audited = AuditedCrm(client, workspace_id=workspace_id, clock=self._clock)
+            cached = CachedCrm(audited, clock=self._clock, ttl_s=self._cache_ttl_s)
+            crm = WorkspaceCrm(port=cached, audit=audited)
+            self._by_workspace[workspace_id] = _Connected(
+                connection.id, connection.updated_at, client, crm
+            )
+            return crm
+
+    async def aclose(self) -> None:
+        """Close every client (the process is stopping)."""
+        async with self._lock:
+            for connected in self._by_workspace.values():
+                await connected.client.aclose()
+            self._by_workspace.clear()
+
+    async def _forget(self, workspace_id: UUID) -> None:
+        async with self._lock:
+            gone = self._by_workspace.pop(workspace_id, None)
+            if gone is not None:
+                await gone.client.aclose()

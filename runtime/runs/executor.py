@@ -1,0 +1,284 @@
+"""Executing one claimed run: load, run the agent, record everything in one transaction.
+
+1. Load the meeting and the agent; decide who the run's human is (the meeting's owner when
+   they are a member of the workspace, else the agent's creator).
+2. Run the agent (``runtime.agents.pipeline.run_agent``) against the workspace's CRM
+   (``WorkspaceCrm``: a cache in front of an audit recorder, so every call that reaches the
+   CRM is logged).
+3. In one transaction: finish the run (only if this dispatcher still holds its lease, so a
+   run taken over after a stall is never completed twice), insert the activity log, the
+   inbox item, the proposals, the outbox rows of auto-applied fields and the audit entries.
+   The triggers of ``runtime.events`` notify listeners when that transaction commits.
+
+Nothing is lost on the way: no CRM connection, a CRM that does not answer, an extractor
+that fails, an agent config that no longer validates, or a run retried too often all end as
+a ``failed`` activity with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+from uuid import UUID
+
+import asyncpg
+from pydantic import ValidationError
+
+from runtime.activity.models import ActivityLog
+from runtime.activity.repo import ActivityRepo, NewActivity
+from runtime.agents.calibration import Calibration
+from runtime.agents.config import AgentConfig
+from runtime.agents.extraction import Extractor
+from runtime.agents.matching import RecordMatcher
+from runtime.agents.pipeline import run_agent
+from runtime.audit.models import AuditEntry
+from runtime.audit.repo import AuditRepo
+from runtime.clock import Clock
+from runtime.crm.audited import AuditedCrm
+from runtime.crm.errors import CrmError
+from runtime.crm.port import CrmPort
+from runtime.errors import ClientError, ExtractionError
+from runtime.inbox.repo import InboxRepo
+from runtime.meetings.models import Meeting
+from runtime.meetings.repo import MeetingRepo
+from runtime.outbox.repo import OutboxRepo
+from runtime.runs.models import AgentRun, RunStatus
+from runtime.runs.outcome import (
+    RECORD_TYPE,
+    RunOutcome,
+    failed_outcome,
+    outcome_of,
+    skipped_outcome,
+)
+from runtime.runs.repo import RunRepo
+from runtime.users.repo import UserRepo
+
+__all__ = ["CrmSource", "LeaseLostError", "NoCrmConnectionError", "RunExecutor", "WorkspaceCrm"]
+
+_log = logging.getLogger(__name__)
+
+
+class NoCrmConnectionError(ClientError):
+    """The workspace has no usable CRM connection."""
+
+    def __init__(self, workspace_id: UUID) -> None:
+        super().__init__(
+            f"workspace {workspace_id} has no CRM connection: connect one with"
+            f" `crm-agents crm connect --workspace {workspace_id} --token ...`"
+        )
+
+
+class LeaseLostError(Exception):
+    """Another dispatcher took the run over (this one stalled past its lease)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceCrm:
+    """A workspace's CRM as runs use it.
+
+    ``port`` is what the agent reads through (a cache in front, usually); ``audit`` records
+    the calls that actually reach the CRM, and each run drains it into its own transaction.
+    A cache hit is no CRM operation, so it is not in the audit log.
+    """
+
+    port: CrmPort
+    audit: AuditedCrm
+
+
+class CrmSource(Protocol):
+    """Where a run finds its workspace's CRM (``runtime.runs.crm_source``; tests pass their own)."""
+
+    async def for_workspace(self, workspace_id: UUID) -> WorkspaceCrm:
+        """The workspace's CRM; raises ``NoCrmConnectionError`` when it has none."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Agent:
+    id: UUID
+    name: str
+    created_by: UUID
+    status: str
+    is_template: bool
+    raw_config: Any
+
+
+class RunExecutor:
+    """Executes claimed runs; one instance serves every dispatcher task of a process."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        crms: CrmSource,
+        *,
+        extractor: Extractor,
+        clock: Clock,
+        calibration: Calibration | None = None,
+        max_attempts: int = 5,
+    ) -> None:
+        self._pool = pool
+        self._crms = crms
+        self._extractor = extractor
+        self._clock = clock
+        self._calibration = calibration
+        self._max_attempts = max_attempts
+
+    async def execute(self, run: AgentRun, owner: str) -> ActivityLog:
+        """Run ``run`` (claimed by ``owner``) and record its outcome.
+
+        Raises:
+            LeaseLostError: the lease was lost meanwhile; nothing was recorded.
+        """
+        async with self._pool.acquire() as conn:
+            meeting = await MeetingRepo(conn).get(run.workspace_id, run.meeting_id)
+            agent = _agent(await RunRepo(conn).agent_of(run.agent_config_id))
+            user_id = await _recipient(conn, run.workspace_id, meeting.owner_email, agent)
+        outcome, audit = await self._outcome(run, meeting, agent)
+        return await self.record(run, owner, outcome, user_id=user_id, audit=audit)
+
+    async def record_failure(self, run: AgentRun, owner: str, message: str) -> ActivityLog:
+        """Record a run that broke on our side as failed (the dispatcher's last resort)."""
+        async with self._pool.acquire() as conn:
+            agent = _agent(await RunRepo(conn).agent_of(run.agent_config_id))
+        return await self.record(
+            run, owner, failed_outcome(message), user_id=agent.created_by, audit=()
+        )
+
+    async def _outcome(
+        self, run: AgentRun, meeting: Meeting, agent: _Agent
+    ) -> tuple[RunOutcome, Sequence[AuditEntry]]:
+        if run.attempts > self._max_attempts:
+            return failed_outcome(
+                f"gave up after {run.attempts - 1} attempts: the run stopped its process"
+                " each time (see that process's log)"
+            ), ()
+        if agent.is_template or agent.status != "active":
+            return skipped_outcome(f"agent {agent.name!r} is {agent.status}, not active"), ()
+        try:
+            config = AgentConfig.model_validate(agent.raw_config)
+        except ValidationError as exc:
+            return failed_outcome(f"agent {agent.name!r} has an invalid config: {exc}"), ()
+        try:
+            crm = await self._crms.for_workspace(run.workspace_id)
+        except NoCrmConnectionError as exc:
+            return failed_outcome(str(exc)), ()
+        try:
+            result = await run_agent(
+                meeting,
+                crm=crm.port,
+                config=config,
+                extractor=self._extractor,
+                matcher=RecordMatcher(crm.port, deal_properties=tuple(config.fields)),
+                calibration=self._calibration,
+            )
+        except CrmError as exc:
+            outcome = failed_outcome(
+                f"the CRM could not be read: {exc}",
+                details={"error": type(exc).__name__, "status": exc.status},
+            )
+        except ExtractionError as exc:
+            outcome = failed_outcome(
+                f"the {self._extractor.name} extractor failed: {exc}",
+                details={"error": type(exc).__name__},
+            )
+        else:
+            outcome = outcome_of(
+                result,
+                meeting=meeting,
+                agent_id=str(agent.id),
+                agent_name=agent.name,
+                min_match_confidence=config.min_match_confidence,
+            )
+            outcome = replace(
+                outcome, details={**outcome.details, "extractor": self._extractor.name}
+            )
+        return outcome, crm.audit.drain()
+
+    async def record(
+        self,
+        run: AgentRun,
+        owner: str,
+        outcome: RunOutcome,
+        *,
+        user_id: UUID,
+        audit: Sequence[AuditEntry],
+    ) -> ActivityLog:
+        """Write the outcome of ``run`` in one transaction (see the module docstring)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            status: RunStatus = "failed" if outcome.status == "failed" else "done"
+            if not await RunRepo(conn).finish(run.id, owner, status, outcome.error_message):
+                raise LeaseLostError(f"run {run.id} is no longer held by {owner}")
+            activity = await ActivityRepo(conn).insert(
+                NewActivity(
+                    workspace_id=run.workspace_id,
+                    agent_config_id=run.agent_config_id,
+                    user_id=user_id,
+                    meeting_id=run.meeting_id,
+                    crm_record_id=outcome.crm_record_id,
+                    crm_record_type=outcome.crm_record_type,
+                    action_type=outcome.action_type,
+                    fields_updated=outcome.fields_updated,
+                    overall_confidence=outcome.overall_confidence,
+                    status=outcome.status,
+                    error_message=outcome.error_message,
+                    agent_run_id=run.id,
+                    details=outcome.details,
+                )
+            )
+            inbox = InboxRepo(conn)
+            item_id = None
+            if outcome.inbox is not None:
+                item = await inbox.insert_item(
+                    outcome.inbox,
+                    workspace_id=run.workspace_id,
+                    user_id=user_id,
+                    activity_log_id=activity.id,
+                )
+                item_id = item.id
+            proposals = await inbox.insert_proposals(
+                outcome.proposals,
+                workspace_id=run.workspace_id,
+                activity_log_id=activity.id,
+                crm_record_type=RECORD_TYPE,
+                crm_record_id=outcome.crm_record_id,
+                inbox_item_id=item_id,
+            )
+            await OutboxRepo(conn).enqueue(
+                run.workspace_id, [p for p in proposals if p.status == "queued"]
+            )
+            if audit:
+                await AuditRepo(conn).insert_many(audit)
+        _log.info(
+            "run %s: %s %s (%d proposed, %s)",
+            run.id,
+            outcome.action_type,
+            outcome.status,
+            len(outcome.proposals),
+            outcome.error_message or "ok",
+        )
+        return activity
+
+
+def _agent(row: dict[str, Any]) -> _Agent:
+    return _Agent(
+        id=row["id"],
+        name=row["name"],
+        created_by=row["created_by"],
+        status=row["status"] or "draft",
+        is_template=bool(row["is_template"]),
+        raw_config=row["config"],
+    )
+
+
+async def _recipient(
+    conn: asyncpg.Connection, workspace_id: UUID, owner_email: str | None, agent: _Agent
+) -> UUID:
+    """The meeting's owner when a member of the workspace, else the agent's creator."""
+    if owner_email:
+        users = UserRepo(conn)
+        owner = await users.get_by_email(owner_email)
+        if owner is not None and await users.get_membership(workspace_id, owner.id) is not None:
+            return owner.id
+    return agent.created_by
