@@ -2,7 +2,8 @@
 
 Triggers (``migrations/0011_create_event_triggers.sql``) send a notification from the same
 transaction as every insert and status change of activity logs, inbox items and anomalies,
-and every new agent run; it is delivered only if that transaction commits. The payload is
+every new agent run, and every statement that queues writes (``WRITE_OUTBOX``, once per
+workspace); it is delivered only if that transaction commits. The payload is
 ids only (``{"id", "workspace_id", "user_id", "status", "op"}``): a listener reads the rows
 it cares about. Every process (a ``worker``, each Serve replica) can listen, so an event
 raised anywhere reaches every subscriber.
@@ -30,6 +31,7 @@ __all__ = [
     "ALL_CHANNELS",
     "ANOMALIES",
     "INBOX_ITEMS",
+    "WRITE_OUTBOX",
     "Event",
     "listen",
 ]
@@ -40,7 +42,8 @@ ACTIVITY_LOGS = "crm_agents_activity_logs"
 INBOX_ITEMS = "crm_agents_inbox_items"
 ANOMALIES = "crm_agents_anomalies"
 AGENT_RUNS = "crm_agents_agent_runs"
-ALL_CHANNELS: tuple[str, ...] = (ACTIVITY_LOGS, INBOX_ITEMS, ANOMALIES, AGENT_RUNS)
+WRITE_OUTBOX = "crm_agents_write_outbox"  # id = workspace_id: that workspace has rows to write
+ALL_CHANNELS: tuple[str, ...] = (ACTIVITY_LOGS, INBOX_ITEMS, ANOMALIES, AGENT_RUNS, WRITE_OUTBOX)
 
 
 class Event(BaseModel):
@@ -59,7 +62,10 @@ class Event(BaseModel):
     def parse(cls, channel: str, payload: str) -> Event:
         """The event of a notification's payload; ValueError when it is not ours."""
         try:
-            return cls.model_validate({**json.loads(payload), "channel": channel})
+            fields = json.loads(payload)
+            if not isinstance(fields, dict):
+                raise ValueError("not an object")
+            return cls.model_validate({**fields, "channel": channel})
         except (ValueError, ValidationError) as exc:
             raise ValueError(f"not an event payload on {channel}: {payload[:200]!r}") from exc
 

@@ -17,11 +17,23 @@ import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
+from uuid import UUID
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from runtime.writes.budget import RateLimitOverrides, RateLimits
 
 __all__ = [
     "ENCRYPTION_KEY_BYTES",
@@ -33,6 +45,7 @@ __all__ = [
     "LlmSettings",
     "SecretsSettings",
     "Settings",
+    "WriteSettings",
     "default_home",
     "env_variables",
     "parse_encryption_keys",
@@ -257,6 +270,111 @@ def _decode_key(encoded: str) -> bytes | None:
     return key if len(key) == ENCRYPTION_KEY_BYTES else None
 
 
+class WriteSettings(BaseModel):
+    """How a workspace's CRM writes are batched and paced within HubSpot's limits.
+
+    The figures are HubSpot's (reference/hubspot.md §6). ``large_tenant_limits`` overrides
+    them per workspace, e.g. ``{"<workspace uuid>": {"burst": 250, "daily": 2000000}}`` for
+    an account with the API limit increase pack; ``limits_for`` merges the two.
+    """
+
+    burst_per_10s: int = Field(
+        default=190,
+        ge=1,
+        description=(
+            "Calls one HubSpot app may make per rolling 10 seconds, reads and writes together"
+            " (HubSpot: 100 on Free and Starter, 190 on Professional and Enterprise, 250 with"
+            " the API limit increase)."
+        ),
+    )
+    daily_limit: int | None = Field(
+        default=625_000,
+        ge=1,
+        description=(
+            "Calls per account per day, search included (HubSpot: 250000 on Free and Starter,"
+            " 625000 on Professional, 1000000 on Enterprise, +1000000 per limit increase"
+            " pack). `none` when unknown, as for marketplace OAuth apps."
+        ),
+    )
+    search_per_s: int = Field(
+        default=5,
+        ge=1,
+        description=(
+            "CRM search requests per second per account (HubSpot: 5); they count toward the"
+            " daily limit, not the 10-second burst."
+        ),
+    )
+    headroom: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description=(
+            "Fraction of the burst left unused for other clients of the same HubSpot app,"
+            " e.g. 0.2 keeps 38 of 190 calls per 10 seconds free."
+        ),
+    )
+    batch_size: int = Field(
+        default=100, ge=1, le=100, description="Inputs per batch write; HubSpot refuses over 100."
+    )
+    flush_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds a partial batch waits for more inputs before it is sent anyway.",
+    )
+    large_tenant_limits: dict[UUID, RateLimitOverrides] = Field(
+        default_factory=dict,
+        description=(
+            "Per-workspace limits overriding the ones above, as JSON: workspace id to any of"
+            " burst, window_s, daily, search_per_s, headroom, e.g."
+            ' {"<workspace uuid>": {"burst": 250, "daily": 2000000}}.'
+        ),
+    )
+
+    @field_validator("daily_limit", mode="before")
+    @classmethod
+    def _none_is_unlimited(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in {"", "none", "null"}:
+            return None
+        return value
+
+    @model_validator(mode="after")
+    def _limits_hold_together(self) -> Self:
+        try:
+            self._default_limits()
+        except ValidationError as exc:
+            raise ValueError(_reasons(exc)) from exc
+        for workspace_id in self.large_tenant_limits:
+            try:
+                self.limits_for(workspace_id)
+            except ValidationError as exc:
+                raise ValueError(f"large_tenant_limits.{workspace_id}: {_reasons(exc)}") from exc
+        return self
+
+    def limits_for(self, workspace_id: UUID) -> RateLimits:
+        """The limits of one workspace: its ``large_tenant_limits`` entry over the defaults."""
+        limits = self._default_limits()
+        overrides = self.large_tenant_limits.get(workspace_id)
+        return limits if overrides is None else overrides.apply(limits)
+
+    def _default_limits(self) -> RateLimits:
+        return RateLimits(
+            burst=self.burst_per_10s,
+            window_s=10.0,
+            daily=self.daily_limit,
+            search_per_s=self.search_per_s,
+            headroom=self.headroom,
+        )
+
+
+def _reasons(exc: ValidationError) -> str:
+    reasons = []
+    for error in exc.errors():
+        message = str(error["msg"]).removeprefix("Value error, ")
+        path = ".".join(str(part) for part in error["loc"])
+        reasons.append(f"{path}: {message}" if path else message)
+    return "; ".join(reasons)
+
+
 class Settings(BaseSettings):
     """Everything crm-agents can be told through its environment."""
 
@@ -306,6 +424,9 @@ class Settings(BaseSettings):
     )
     worker: WorkerSettings = Field(
         default_factory=WorkerSettings, description="The run dispatcher of long-running processes."
+    )
+    writes: WriteSettings = Field(
+        default_factory=WriteSettings, description="Batching and pacing of CRM writes."
     )
 
     @property

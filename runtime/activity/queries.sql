@@ -44,3 +44,56 @@ FROM activity_logs
 WHERE workspace_id = $1 AND ($2::text IS NULL OR status = $2)
 ORDER BY created_at DESC, id DESC
 LIMIT $3;
+
+-- name: workspace_metrics
+-- The workspace's counters since $2, recomputed from the rows (a re-activated workspace
+-- starts from these). Proposals are counted by route and by outcome.
+SELECT
+  (SELECT count(*) FROM activity_logs a
+    WHERE a.workspace_id = $1 AND a.created_at >= $2 AND a.agent_run_id IS NOT NULL) AS runs,
+  (SELECT count(*) FROM activity_logs a
+    WHERE a.workspace_id = $1 AND a.created_at >= $2 AND a.status = 'failed') AS runs_failed,
+  count(p.id) AS fields_proposed,
+  count(p.id) FILTER (WHERE p.route = 'auto_apply') AS auto_applied,
+  count(p.id) FILTER (WHERE p.route = 'review') AS sent_to_review,
+  count(p.id) FILTER (WHERE p.status = 'written') AS writes_ok,
+  count(p.id) FILTER (WHERE p.status = 'failed') AS writes_failed,
+  avg(p.confidence)::float8 AS mean_confidence
+FROM proposals p
+JOIN activity_logs a ON a.id = p.activity_log_id
+WHERE p.workspace_id = $1 AND a.created_at >= $2;
+
+-- name: settle_written_activities
+-- Pending activities among $2 whose proposals are all final: 'failed' when a field failed
+-- (the message lists each failed field with the CRM's message), else 'success'.
+WITH settled AS (
+  SELECT
+    a.id,
+    bool_or(p.status = 'failed') AS any_failed,
+    string_agg(
+      p.field || ': ' || COALESCE(p.error_message, 'refused'), '; ' ORDER BY p.field
+    ) FILTER (WHERE p.status = 'failed') AS failures
+  FROM activity_logs a
+  JOIN proposals p ON p.activity_log_id = a.id
+  WHERE a.workspace_id = $1 AND a.id = ANY($2::uuid[]) AND a.status = 'pending'
+  GROUP BY a.id
+  HAVING bool_and(p.status NOT IN ('pending', 'queued'))
+)
+UPDATE activity_logs a
+SET status = CASE WHEN s.any_failed THEN 'failed' ELSE 'success' END,
+    error_message = CASE
+      WHEN s.any_failed THEN 'the CRM refused ' || s.failures
+      ELSE a.error_message
+    END,
+    updated_at = $3
+FROM settled s
+WHERE a.id = s.id
+RETURNING a.id, a.status;
+
+-- name: set_created_records
+-- Activities whose proposed create now exists in the CRM get its id.
+UPDATE activity_logs a
+SET crm_record_id = x.record_id, updated_at = $3
+FROM unnest($2::uuid[], $4::text[]) AS x(id, record_id)
+WHERE a.workspace_id = $1 AND a.id = x.id AND a.crm_record_id IS NULL
+RETURNING a.id;

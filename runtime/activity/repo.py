@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from runtime.activity.models import ActivityLog
+from runtime.activity.models import ActivityLog, WorkspaceMetrics
 from runtime.db import Executor
 from runtime.db.named_sql import load_queries
 from runtime.errors import NotFoundError
@@ -80,9 +82,49 @@ class ActivityRepo:
         rows = await self._db.fetch(_SQL["list_recent_activity"], workspace_id, status, limit)
         return [_activity(row) for row in rows]
 
+    async def metrics(self, workspace_id: UUID, *, since: datetime) -> WorkspaceMetrics:
+        """The workspace's counters since ``since``, recomputed from its rows."""
+        row = await self._db.fetchrow(_SQL["workspace_metrics"], workspace_id, since)
+        return WorkspaceMetrics(since=since, **dict(row))
+
     async def list_for_meeting(self, meeting_id: UUID) -> list[ActivityLog]:
         rows = await self._db.fetch(_SQL["list_activity_for_meeting"], meeting_id)
         return [_activity(row) for row in rows]
+
+    # The writer's side (runtime.writes.writer) ------------------------------------------
+
+    async def settle_written(
+        self, workspace_id: UUID, ids: Sequence[UUID], *, now: datetime
+    ) -> dict[UUID, str]:
+        """Finish the pending activities among ``ids`` whose proposals are all final.
+
+        ``failed`` (with a message naming each failed field and the CRM's message) when a
+        field failed, else ``success``; the status change notifies listeners.
+
+        Returns:
+            The new status of each activity that changed.
+        """
+        if not ids:
+            return {}
+        rows = await self._db.fetch(
+            _SQL["settle_written_activities"], workspace_id, list(set(ids)), now
+        )
+        return {row["id"]: row["status"] for row in rows}
+
+    async def set_created_records(
+        self, workspace_id: UUID, created: Sequence[tuple[UUID, str]], *, now: datetime
+    ) -> int:
+        """Activities whose proposed create exists now, as (activity id, new record id)."""
+        if not created:
+            return 0
+        rows = await self._db.fetch(
+            _SQL["set_created_records"],
+            workspace_id,
+            [activity_id for activity_id, _ in created],
+            now,
+            [record_id for _, record_id in created],
+        )
+        return len(rows)
 
 
 def _activity(row: Any) -> ActivityLog:

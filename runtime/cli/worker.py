@@ -15,11 +15,14 @@ from runtime.cli._common import JSON_OPTION, database, emit, load_settings, run,
 from runtime.cli.agents import EXTRACTOR_HELP, extractor_named
 from runtime.clock import SystemClock
 from runtime.connections.cipher import KeyRing
+from runtime.outbox.repo import OutboxRepo
 from runtime.runs.crm_source import ConnectedCrms
 from runtime.runs.dispatcher import Dispatcher
-from runtime.runs.executor import RunExecutor
+from runtime.runs.executor import NoCrmConnectionError, RunExecutor
 from runtime.runs.repo import RunRepo
 from runtime.settings import Settings
+from runtime.writes.host import InProcessWorkspaces, WriteCoordinator
+from runtime.writes.workspace import WorkspaceRuntime
 
 __all__ = ["worker_command"]
 
@@ -37,6 +40,14 @@ def worker_command(
         help="Execute every queued run, then exit (a script, a cron job, a test).",
     ),
     extractor_name: str = typer.Option("rules", "--extractor", help=EXTRACTOR_HELP),
+    writes: bool = typer.Option(
+        True,
+        "--writes/--no-writes",
+        help=(
+            "Also write the queued fields to the CRM, per workspace inside its API budget"
+            " (--no-writes when workspace actors on Ray do the writing)."
+        ),
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Execute agent runs as meetings arrive, until Ctrl-C or SIGTERM.
@@ -48,8 +59,12 @@ def worker_command(
     for a human and the writes to make. A run left by a worker that died is taken over once
     its lease expires (CRM_AGENTS_WORKER__LEASE_S).
 
+    With --writes (the default) it also writes the fields agents decided to write, and the
+    ones people approved: merged per record into batches of up to 100, inside each
+    workspace's HubSpot budget (CRM_AGENTS_WRITES__*), exactly once even across crashes.
+
     Prints what it did when it stops: runs completed and failed (a failed run is an activity
-    with a message, e.g. no CRM connection). Examples:
+    with a message, e.g. no CRM connection) and records written. Examples:
 
         crm-agents worker                  # until Ctrl-C
         crm-agents worker --once --json    # drain the queue and report
@@ -74,21 +89,33 @@ def worker_command(
                 clock=SystemClock(),
                 max_attempts=settings.worker.max_attempts,
             )
+            keyring = KeyRing.from_settings(settings)
+            written = 0
             try:
                 if once:
                     dispatcher = await _drain(pool, executor, settings, limit, quiet=as_json)
+                    if writes:
+                        written = await _drain_writes(pool, settings, keyring)
                 else:
-                    dispatcher = await _serve(pool, executor, settings, limit)
+                    host = InProcessWorkspaces(
+                        pool, settings=settings, clock=SystemClock(), keyring=keyring
+                    )
+                    coordinator = WriteCoordinator(pool, host) if writes else None
+                    dispatcher = await _serve(pool, executor, settings, limit, coordinator)
+                    await host.close()
             finally:
                 await crms.aclose()
         return {
             "owner": dispatcher.owner,
             "completed": dispatcher.completed,
             "failed": dispatcher.failed,
+            "records_written": written,
         }
 
     result = run(body)
     human = f"{result['completed']} run(s) completed, {result['failed']} failed"
+    if once and writes:
+        human += f"; {result['records_written']} record(s) written"
     emit(result, human, as_json=as_json)
 
 
@@ -111,7 +138,32 @@ async def _drain(
     return dispatcher
 
 
-async def _serve(pool: Any, executor: RunExecutor, settings: Settings, limit: int) -> Dispatcher:
+async def _drain_writes(pool: Any, settings: Settings, keyring: KeyRing) -> int:
+    """Write every workspace's queued fields now; how many records were written."""
+    written = 0
+    for workspace in await OutboxRepo(pool).workspaces_with_unsent():
+        runtime = WorkspaceRuntime(
+            workspace, pool, settings=settings, clock=SystemClock(), keyring=keyring
+        )
+        try:
+            await runtime.activate()
+        except NoCrmConnectionError as exc:
+            stderr.print(f"{exc}; its queued writes wait", markup=False)
+            continue
+        try:
+            written += sum(report.records_written for report in await runtime.drain())
+        finally:
+            await runtime.close()
+    return written
+
+
+async def _serve(
+    pool: Any,
+    executor: RunExecutor,
+    settings: Settings,
+    limit: int,
+    coordinator: WriteCoordinator | None,
+) -> Dispatcher:
     dispatcher = Dispatcher(
         pool,
         executor,
@@ -126,9 +178,14 @@ async def _serve(pool: Any, executor: RunExecutor, settings: Settings, limit: in
     sys.stderr.write(
         f"worker {dispatcher.owner}: dispatching agent runs ({limit} at a time); Ctrl-C stops\n"
     )
+    stop = asyncio.Event()
+    writing = None if coordinator is None else asyncio.create_task(coordinator.run(stop))
     try:
         await dispatcher.run()
     finally:
+        stop.set()
+        if writing is not None:
+            await writing
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(ValueError):
                 loop.remove_signal_handler(signum)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,94 @@ class InboxRepo:
     async def proposals_for_activity(self, activity_log_id: UUID) -> list[Proposal]:
         rows = await self._db.fetch(_SQL["list_proposals_for_activity"], activity_log_id)
         return [_proposal(row) for row in rows]
+
+    # The writer's side (runtime.writes.writer) ------------------------------------------
+
+    async def proposals_by_ids(self, workspace_id: UUID, ids: Sequence[UUID]) -> list[Proposal]:
+        if not ids:
+            return []
+        rows = await self._db.fetch(_SQL["list_proposals_by_ids"], workspace_id, list(ids))
+        return [_proposal(row) for row in rows]
+
+    async def items_for_activities(
+        self, workspace_id: UUID, activity_ids: Sequence[UUID]
+    ) -> list[InboxItem]:
+        if not activity_ids:
+            return []
+        rows = await self._db.fetch(
+            _SQL["list_inbox_items_for_activities"], workspace_id, list(activity_ids)
+        )
+        return [InboxItem.model_validate(dict(row)) for row in rows]
+
+    async def mark_written(
+        self,
+        workspace_id: UUID,
+        written: Sequence[tuple[UUID, str, str | None]],
+        *,
+        now: datetime,
+    ) -> int:
+        """Queued proposals the CRM accepted, as (id, value stored, created record id)."""
+        if not written:
+            return 0
+        rows = await self._db.fetch(
+            _SQL["mark_proposals_written"],
+            workspace_id,
+            [proposal_id for proposal_id, _, _ in written],
+            now,
+            [value for _, value, _ in written],
+            [record_id for _, _, record_id in written],
+        )
+        return len(rows)
+
+    async def mark_failed(
+        self, workspace_id: UUID, failures: Sequence[tuple[UUID, str]], *, now: datetime
+    ) -> int:
+        """Queued proposals the CRM refused, as (id, the CRM's message)."""
+        if not failures:
+            return 0
+        rows = await self._db.fetch(
+            _SQL["mark_proposals_failed"],
+            workspace_id,
+            [proposal_id for proposal_id, _ in failures],
+            now,
+            [message for _, message in failures],
+        )
+        return len(rows)
+
+    async def mark_superseded(
+        self, workspace_id: UUID, ids: Sequence[UUID], *, now: datetime
+    ) -> int:
+        """Queued proposals whose write a newer one for the same field replaced."""
+        if not ids:
+            return 0
+        rows = await self._db.fetch(_SQL["mark_proposals_superseded"], workspace_id, list(ids), now)
+        return len(rows)
+
+    async def return_to_review(
+        self,
+        workspace_id: UUID,
+        returned: Sequence[tuple[UUID, str, str | None]],
+        *,
+        now: datetime,
+    ) -> int:
+        """Queued proposals a human must decide again, as (id, reason, CRM's current value).
+
+        Their decision is void, and their inbox items are pending again.
+        """
+        if not returned:
+            return 0
+        rows = await self._db.fetch(
+            _SQL["return_proposals_to_review"],
+            workspace_id,
+            [proposal_id for proposal_id, _, _ in returned],
+            now,
+            [reason for _, reason, _ in returned],
+            [before for _, _, before in returned],
+        )
+        items = list({row["inbox_item_id"] for row in rows if row["inbox_item_id"] is not None})
+        if items:
+            await self._db.fetch(_SQL["reopen_inbox_items"], workspace_id, items)
+        return len(rows)
 
 
 def _two_places(value: float | None) -> Decimal | None:
