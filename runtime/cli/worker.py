@@ -21,6 +21,7 @@ from runtime.runs.dispatcher import Dispatcher
 from runtime.runs.executor import NoCrmConnectionError, RunExecutor
 from runtime.runs.repo import RunRepo
 from runtime.settings import Settings
+from runtime.writes.budgeted import Budgets
 from runtime.writes.host import InProcessWorkspaces, WriteCoordinator
 from runtime.writes.workspace import WorkspaceRuntime
 
@@ -75,12 +76,15 @@ def worker_command(
 
     async def body() -> dict[str, Any]:
         async with database(settings) as pool:
+            # One budget per workspace, spent by its runs' reads and its writer alike.
+            budgets = Budgets(settings.writes, clock=SystemClock())
             crms = ConnectedCrms(
                 pool,
                 KeyRing.from_settings(settings),
                 settings.hubspot,
                 clock=SystemClock(),
                 cache_ttl_s=settings.worker.crm_cache_ttl_s,
+                budgets=budgets,
             )
             executor = RunExecutor(
                 pool,
@@ -95,10 +99,14 @@ def worker_command(
                 if once:
                     dispatcher = await _drain(pool, executor, settings, limit, quiet=as_json)
                     if writes:
-                        written = await _drain_writes(pool, settings, keyring)
+                        written = await _drain_writes(pool, settings, keyring, budgets)
                 else:
                     host = InProcessWorkspaces(
-                        pool, settings=settings, clock=SystemClock(), keyring=keyring
+                        pool,
+                        settings=settings,
+                        clock=SystemClock(),
+                        keyring=keyring,
+                        budgets=budgets,
                     )
                     coordinator = WriteCoordinator(pool, host) if writes else None
                     dispatcher = await _serve(pool, executor, settings, limit, coordinator)
@@ -138,12 +146,17 @@ async def _drain(
     return dispatcher
 
 
-async def _drain_writes(pool: Any, settings: Settings, keyring: KeyRing) -> int:
+async def _drain_writes(pool: Any, settings: Settings, keyring: KeyRing, budgets: Budgets) -> int:
     """Write every workspace's queued fields now; how many records were written."""
     written = 0
     for workspace in await OutboxRepo(pool).workspaces_with_unsent():
         runtime = WorkspaceRuntime(
-            workspace, pool, settings=settings, clock=SystemClock(), keyring=keyring
+            workspace,
+            pool,
+            settings=settings,
+            clock=SystemClock(),
+            keyring=keyring,
+            budget=budgets.for_workspace(workspace),
         )
         try:
             await runtime.activate()

@@ -3,7 +3,8 @@
 A run asks ``ConnectedCrms.for_workspace``; the first ask builds a HubSpot client from the
 workspace's connection (credentials opened with the key ring), an ``AuditedCrm`` over it
 and a ``CachedCrm`` in front, so the records, property definitions and pipelines of one
-workspace are read once across its runs, and every call that reaches HubSpot is audited.
+workspace are read once across its runs, and every call that reaches HubSpot is audited
+(and, given ``Budgets``, spends the workspace's rate budget, shared with its writer).
 Each ask re-reads the connection row (one indexed lookup), so a reconnected or revoked
 connection takes effect at the next run; the old client is closed then.
 """
@@ -23,8 +24,10 @@ from runtime.connections.service import crm_client, load_credentials
 from runtime.crm.audited import AuditedCrm
 from runtime.crm.cached import CachedCrm
 from runtime.crm.hubspot.client import HubSpotClient
+from runtime.crm.port import CrmPort
 from runtime.runs.executor import NoCrmConnectionError, WorkspaceCrm
 from runtime.settings import HubSpotSettings
+from runtime.writes.budgeted import BudgetedCrm, Budgets
 
 __all__ = ["ConnectedCrms"]
 
@@ -48,12 +51,14 @@ class ConnectedCrms:
         *,
         clock: Clock,
         cache_ttl_s: float = 300.0,
+        budgets: Budgets | None = None,
     ) -> None:
         self._pool = pool
         self._keyring = keyring
         self._hubspot = hubspot
         self._clock = clock
         self._cache_ttl_s = cache_ttl_s
+        self._budgets = budgets
         self._by_workspace: dict[UUID, _Connected] = {}
         self._lock = asyncio.Lock()
 
@@ -74,7 +79,10 @@ class ConnectedCrms:
                 await current.client.aclose()
             client = crm_client(connection, credentials, self._hubspot)
             audited = AuditedCrm(client, workspace_id=workspace_id, clock=self._clock)
-            cached = CachedCrm(audited, clock=self._clock, ttl_s=self._cache_ttl_s)
+            reads: CrmPort = audited
+            if self._budgets is not None:
+                reads = BudgetedCrm(audited, self._budgets.for_workspace(workspace_id))
+            cached = CachedCrm(reads, clock=self._clock, ttl_s=self._cache_ttl_s)
             crm = WorkspaceCrm(port=cached, audit=audited)
             self._by_workspace[workspace_id] = _Connected(
                 connection.id, connection.updated_at, client, crm

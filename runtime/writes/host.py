@@ -26,6 +26,7 @@ from runtime.events import WRITE_OUTBOX, Event, listen
 from runtime.outbox.repo import OutboxRepo
 from runtime.runs.executor import NoCrmConnectionError
 from runtime.settings import Settings
+from runtime.writes.budgeted import Budgets
 from runtime.writes.workspace import CrmOpener, WorkspaceRuntime
 
 __all__ = ["InProcessWorkspaces", "WorkspaceHost", "WriteCoordinator"]
@@ -52,6 +53,7 @@ class InProcessWorkspaces:
         clock: Clock,
         keyring: KeyRing | None = None,
         open_crm: CrmOpener | None = None,
+        budgets: Budgets | None = None,
         idle_s: float = 300.0,
     ) -> None:
         self._pool = pool
@@ -59,6 +61,7 @@ class InProcessWorkspaces:
         self._clock = clock
         self._keyring = keyring
         self._open_crm = open_crm
+        self._budgets = budgets
         self._idle_s = idle_s
         self._live: dict[UUID, tuple[WorkspaceRuntime, asyncio.Task[None]]] = {}
         self._stop = asyncio.Event()
@@ -80,6 +83,7 @@ class InProcessWorkspaces:
             clock=self._clock,
             keyring=self._keyring,
             open_crm=self._open_crm,
+            budget=None if self._budgets is None else self._budgets.for_workspace(workspace_id),
         )
         try:
             await runtime.activate()

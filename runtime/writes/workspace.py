@@ -80,6 +80,7 @@ class WorkspaceRuntime:
         clock: Clock,
         keyring: KeyRing | None = None,
         open_crm: CrmOpener | None = None,
+        budget: RateBudget | None = None,
         metrics_window_s: float = 3600.0,
     ) -> None:
         self.workspace_id = workspace_id
@@ -88,6 +89,7 @@ class WorkspaceRuntime:
         self._clock = clock
         self._keyring = keyring
         self._open_crm = open_crm
+        self._shared_budget = budget
         self._metrics_window_s = metrics_window_s
         self._agents: list[StoredAgentConfig] = []
         self._metrics: WorkspaceMetrics | None = None
@@ -104,8 +106,9 @@ class WorkspaceRuntime:
 
     async def activate(self) -> Activation:
         """Rebuild the workspace from Postgres and recover an interrupted batch."""
-        limits = self._settings.writes.limits_for(self.workspace_id)
-        budget = RateBudget(limits, clock=self._clock)
+        budget = self._shared_budget or RateBudget(
+            self._settings.writes.limits_for(self.workspace_id), clock=self._clock
+        )
         crm = await self._crm(budget)
         writer = OutboxWriter(
             self._pool,

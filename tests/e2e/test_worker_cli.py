@@ -65,7 +65,13 @@ def _ok(*args: str, env: dict[str, str], stdin: str | None = None) -> str:
     return result.stdout
 
 
-def _workspace(env: dict[str, str], emulator: RunningEmulator, *, connect: bool = True) -> str:
+def _workspace(
+    env: dict[str, str],
+    emulator: RunningEmulator,
+    *,
+    connect: bool = True,
+    auto_apply: bool = False,
+) -> str:
     workspace = _ok("workspace", "create", "--name", "Acme", env=env).strip()
     _ok("user", "create", "--workspace", workspace, "--email", "sam@ourco.example",
         "--role", "admin", env=env)  # fmt: skip
@@ -74,6 +80,13 @@ def _workspace(env: dict[str, str], emulator: RunningEmulator, *, connect: bool 
             "--token", "-", env=env, stdin=TOKEN)  # fmt: skip
     create = ("agent", "create", "--workspace", workspace, "--template", "discovery", "--json")
     agent = json.loads(_ok(*create, env=env))
+    if auto_apply:
+        # Trusted and confident enough: this agent writes without a human.
+        config = json.loads(_ok("agent", "show", agent["id"], env=env))
+        config["review_only"] = False
+        for policy in config["fields"].values():
+            policy.update(auto_apply_threshold=0.3, always_review=False)
+        _ok("agent", "update", agent["id"], "--config", "-", env=env, stdin=json.dumps(config))
     _ok("agent", "activate", agent["id"], env=env)
     return workspace
 
@@ -139,6 +152,27 @@ async def test_an_imported_meeting_becomes_an_inbox_item_for_its_owner(
     human = _ok("inbox", "list", "--workspace", workspace, "--user", "sam@ourco.example", env=env)
     assert "approval" in human
     assert "Review 3 changes to Acme Expansion" in human
+
+
+async def test_an_auto_applying_agent_writes_to_hubspot_once(
+    env: dict[str, str], emulator: RunningEmulator, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    emulator.admin("reset", {})
+    workspace = _workspace(env, emulator, auto_apply=True)
+    imported = _import(env, workspace, tmp_path, "zoom-e2e-4")
+
+    report = json.loads(_ok("worker", "--once", "--json", env=env))
+
+    assert (report["completed"], report["records_written"]) == (1, 1)
+    [entry] = emulator.write_log()
+    assert (entry["id"], entry["properties"]["amount"]) == ("301", "60000")
+    status = await db.fetchval(
+        "SELECT status FROM activity_logs WHERE meeting_id = $1", imported["id"]
+    )
+    assert status == "success"
+    again = json.loads(_ok("worker", "--once", "--json", env=env))
+    assert (again["completed"], again["records_written"]) == (0, 0)
+    assert len(emulator.write_log()) == 1
 
 
 async def test_a_workspace_without_a_connection_gets_a_failed_activity(

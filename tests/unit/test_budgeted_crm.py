@@ -1,0 +1,74 @@
+"""A CRM port inside the workspace's rate budget: reads and writes spend the same one."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from runtime.clock import FakeClock
+from runtime.crm.errors import CrmRateLimitedError
+from runtime.crm.memory import InMemoryCrm
+from runtime.crm.port import Filter, FilterGroup, SearchRequest
+from runtime.settings import WriteSettings
+from runtime.writes.budget import RateLimits
+from runtime.writes.budgeted import BudgetedCrm, Budgets
+from tests.crm_builders import company, deal, snapshot
+
+
+def _crm() -> InMemoryCrm:
+    return InMemoryCrm.from_snapshot(
+        snapshot(companies=[company("101", "Acme")], deals=[deal("301", "Acme", companies=["101"])])
+    )
+
+
+class Limited(InMemoryCrm):
+    async def pipelines(self, *args: Any, **kwargs: Any) -> Any:
+        raise CrmRateLimitedError("ten_secondly_rolling", "TEN_SECONDLY_ROLLING", 3.0)
+
+
+async def test_reads_and_searches_each_spend_their_own_kind_of_slot() -> None:
+    budgets = Budgets(WriteSettings(), clock=FakeClock())
+    workspace = uuid.uuid4()
+    crm = BudgetedCrm(_crm(), budgets.for_workspace(workspace))
+
+    await crm.get("deals", "301", properties=("dealname",))
+    await crm.pipelines("deals")
+    request = SearchRequest(
+        filter_groups=(
+            FilterGroup(filters=(Filter(property_name="name", operator="EQ", value="Acme"),)),
+        )
+    )
+    await crm.search("companies", request)
+
+    spent = budgets.for_workspace(workspace).snapshot()
+    assert (spent.calls_in_window, spent.searches_in_window) == (2, 1)
+
+
+async def test_the_budget_waits_when_the_burst_is_spent() -> None:
+    clock = FakeClock()
+    settings = WriteSettings(burst_per_10s=2)
+    crm = BudgetedCrm(_crm(), Budgets(settings, clock=clock).for_workspace(uuid.uuid4()))
+    before = clock.monotonic_s()
+    for _ in range(3):
+        await crm.pipelines("deals")
+    assert clock.monotonic_s() - before == pytest.approx(10.0)  # the third waited a window
+
+
+async def test_a_429_that_still_comes_back_tells_the_budget() -> None:
+    budgets = Budgets(WriteSettings(), clock=FakeClock())
+    workspace = uuid.uuid4()
+    crm = BudgetedCrm(Limited.from_snapshot(snapshot()), budgets.for_workspace(workspace))
+    with pytest.raises(CrmRateLimitedError):
+        await crm.pipelines("deals")
+    assert budgets.for_workspace(workspace).snapshot().rate_limited_count == 1
+
+
+def test_one_budget_per_workspace_with_its_own_limits() -> None:
+    large = uuid.uuid4()
+    settings = WriteSettings.model_validate({"large_tenant_limits": {str(large): {"burst": 250}}})
+    budgets = Budgets(settings, clock=FakeClock())
+    assert budgets.for_workspace(large) is budgets.for_workspace(large)
+    assert budgets.for_workspace(large).limits == RateLimits(burst=250)
+    assert budgets.for_workspace(uuid.uuid4()).limits == RateLimits(burst=190)
