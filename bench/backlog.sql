@@ -62,3 +62,8 @@ SELECT details ->> 'outcome' AS outcome, details ->> 'error' AS error, count(*) 
 FROM audit_log
 WHERE workspace_id = $1 AND action = 'crm.update'
 GROUP BY 1, 2;
+
+-- name: analyze_backlog
+-- Statistics for the tables the bulk insert filled: a table that grew over time has them
+-- (autovacuum), one filled in a single statement has none until autovacuum's next round.
+ANALYZE write_outbox, proposals, activity_logs;

@@ -37,6 +37,8 @@ class DrainFigures:
     windows: tuple[Window, ...]
     steady_windows: int
     window_s: float
+    span_s: float
+    """From the first write request's arrival to the last one's answer."""
     mean_request_s: float | None
     mean_in_flight: float | None
 
@@ -46,7 +48,10 @@ class DrainFigures:
 
     @property
     def burst_rate_rps(self) -> float | None:
-        return self.windows[0].records / self.window_s if self.windows else None
+        """Records of the first window over its length (or the drain's, when shorter)."""
+        if not self.windows or self.span_s <= 0:
+            return None
+        return self.windows[0].records / min(self.window_s, self.span_s)
 
     @property
     def steady_rate_rps(self) -> float | None:
@@ -79,7 +84,7 @@ def drain_figures(requests: Sequence[CountedRequest], *, window_s: float) -> Dra
     limited = [r for r in requests if r.status == 429]
     others = [r for r in requests if r.kind != "batch_update" and r.status != 429]
     if not writes:
-        return DrainFigures(0, 0, len(limited), len(others), (), 0, window_s, None, None)
+        return DrainFigures(0, 0, len(limited), len(others), (), 0, window_s, 0.0, None, None)
     first_s = min(r.started_s for r in writes)
     last_s = max(r.started_s for r in writes)
     count = int((last_s - first_s) // window_s) + 1
@@ -107,6 +112,7 @@ def drain_figures(requests: Sequence[CountedRequest], *, window_s: float) -> Dra
         windows=windows,
         steady_windows=steady,
         window_s=window_s,
+        span_s=span_s,
         mean_request_s=busy_s / len(writes),
         mean_in_flight=busy_s / span_s if span_s > 0 else None,
     )

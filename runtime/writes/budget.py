@@ -133,6 +133,16 @@ class RateLimits(BaseModel):
             " is per app, shared by every process holding its token); 0.2 keeps 38 of 190."
         ),
     )
+    window_margin_s: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=5.0,
+        description=(
+            "Seconds added to the window when judging it: a call is counted when it is let go"
+            " and HubSpot counts it when it arrives, so a late-arriving first call would"
+            " otherwise let the window's last call in early (a 429). 0.1 s costs 1%."
+        ),
+    )
 
     @model_validator(mode="after")
     def _headroom_leaves_a_call(self) -> Self:
@@ -357,7 +367,12 @@ class RateBudget:
                 self._searches, SEARCH_WINDOW_S, self.limits.search_per_s, now_s
             )
         else:
-            window_s = _window_delay_s(self._sent, self._window_s, self._window_capacity(), now_s)
+            window_s = _window_delay_s(
+                self._sent,
+                self._window_s + self.limits.window_margin_s,
+                self._window_capacity(),
+                now_s,
+            )
         return max(blocked_s, window_s)
 
     def _record(self, kind: CallKind, now_s: float) -> None:

@@ -8,9 +8,9 @@ without Ray can host them itself (``WorkspaceHost``). Rules:
   recomputed from activity and proposal rows, a fresh budget with the workspace's limits
   (``CRM_AGENTS_WRITES__*``, large tenants their own), and the outbox writer, which first
   recovers any batch a crash left in flight (``OutboxWriter.recover``).
-- Flushing: a full batch of pending fields (``batch_size``) is sent at once; a partial one
-  waits at most ``flush_interval_s`` after its oldest row, so fields queued together leave
-  together. ``wake()`` says new rows arrived.
+- Flushing: a full batch of pending fields (``batch_size``) is sent at once, and a backlog
+  is flushed back to back; a partial batch waits at most ``flush_interval_s`` after its
+  oldest row, so fields queued together leave together. ``wake()`` says new rows arrived.
 - Idle: ``idle_s()`` is the time since the last work; with nothing pending, a host may
   passivate the workspace (``close``) and activate it again on the next wake-up, so an idle
   workspace costs a database row, not a process.
@@ -51,6 +51,7 @@ from runtime.writes.writer import FlushReport, OutboxWriter, RecoveryReport
 __all__ = ["CrmOpener", "WorkspaceRuntime"]
 
 _log = logging.getLogger(__name__)
+_MAX_ROWS_PER_FLUSH = 100_000
 
 
 class CrmOpener(Protocol):
@@ -117,6 +118,10 @@ class WorkspaceRuntime:
             budget,
             clock=self._clock,
             batch_size=self._settings.writes.batch_size,
+            max_in_flight=self._settings.writes.max_in_flight,
+            # One flush takes a large backlog whole: each flush ends by waiting for its last
+            # requests, a pause the budget could have filled.
+            max_rows=_MAX_ROWS_PER_FLUSH,
         )
         recovered = await writer.recover()
         self._agents = await AgentConfigRepo(self._pool).list(self.workspace_id, status="active")
@@ -172,6 +177,10 @@ class WorkspaceRuntime:
         while not stop.is_set():
             self._wake.clear()
             report = await self.flush_due()
+            if report is not None and report.records_written + report.records_failed > 0:
+                pending = await OutboxRepo(self._pool).pending_summary(self.workspace_id)
+                if pending.count >= self._settings.writes.batch_size:
+                    continue  # a backlog: the next full batch goes at once, not after a pause
             idle = report is None and idle_s is not None and self.idle_s() >= idle_s
             if (
                 idle

@@ -29,7 +29,8 @@ TENANT = UUID("7d0b7c1e-3f4a-4c55-9a43-2b1f0c6d8e90")
 
 
 def _budget(clock: FakeClock, **limits: object) -> RateBudget:
-    return RateBudget(RateLimits.model_validate(limits), clock=clock)
+    # No margin unless a test asks: the window's arithmetic reads plainly.
+    return RateBudget(RateLimits.model_validate({"window_margin_s": 0.0, **limits}), clock=clock)
 
 
 async def _spend(budget: RateBudget, calls: int, kind: str = "standard") -> None:
@@ -457,3 +458,12 @@ def test_a_batch_may_not_exceed_hubspots_hundred_inputs() -> None:
 def test_overrides_leave_unset_fields_alone() -> None:
     base = RateLimits(burst=100, daily=250_000)
     assert RateLimitOverrides(burst=250).apply(base) == RateLimits(burst=250, daily=250_000)
+
+
+async def test_the_margin_keeps_the_last_call_of_a_window_from_arriving_early() -> None:
+    clock = FakeClock()
+    budget = _budget(clock, burst=2, window_margin_s=0.25)
+    await _spend(budget, 2)
+    assert budget.delay_s() == 10.25  # the first call may have reached HubSpot late
+    await budget.acquire()
+    assert clock.monotonic_s() == 10.25
