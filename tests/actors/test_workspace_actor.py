@@ -7,7 +7,6 @@ import asyncio
 import base64
 import os
 import signal
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from uuid import UUID
@@ -17,32 +16,20 @@ import pytest
 
 from actors.options import NAMESPACE, workspace_actor_name
 from actors.workspace_actor import RayWorkspaces
-from runtime.agents.config import AgentConfig, FieldPolicy
 from runtime.agents.extractors.rules import RulesExtractor
 from runtime.clock import SystemClock
 from runtime.connections.cipher import KeyRing
 from runtime.connections.service import connect_private_token
 from runtime.crm.hubspot.emulator import EmulatorConfig
-from runtime.meetings.service import import_meeting
 from runtime.runs.crm_source import ConnectedCrms
 from runtime.runs.dispatcher import Dispatcher
 from runtime.runs.executor import RunExecutor
 from runtime.settings import HubSpotSettings
-from runtime.users.models import UserCreate
-from runtime.users.service import add_user_to_workspace
-from runtime.workspaces.models import WorkspaceCreate
-from runtime.workspaces.repo import WorkspaceRepo
 from tests.hubspot_emulator import NO_LATENCY, TOKEN, RunningEmulator, running_emulator
-from tests.meetings import dialogue
+from tests.pipeline_setup import import_price_meeting, tenant_with_auto_agent
 
 KEY = os.urandom(32)
 KEYS = KeyRing([("k", KEY)])
-FIELDS = ("dealstage", "amount", "closedate", "hs_next_step")
-SAID = (
-    ("Sam Lee", "So where did you land on price?"),
-    ("Dana Ruiz", "Sixty thousand works for us. We'll sign by the end of next month."),
-    ("Sam Lee", "Great. I'll send the order form tomorrow."),
-)
 
 
 @pytest.fixture(scope="module")
@@ -72,34 +59,16 @@ async def db(database_dsn: str) -> AsyncIterator[asyncpg.Connection]:
 async def _queued_writes(pool: asyncpg.Pool, emulator: RunningEmulator) -> UUID:
     """A connected workspace whose auto-applying agent queued one deal's three fields."""
     emulator.admin("reset", {})
-    workspace = await WorkspaceRepo(pool).create(WorkspaceCreate(name=f"w-{uuid.uuid4().hex[:6]}"))
-    async with pool.acquire() as conn:
-        admin, _ = await add_user_to_workspace(
-            conn, workspace.id, UserCreate(email="sam@ourco.example"), role="admin"
-        )
-    await connect_private_token(pool, KEYS, workspace.id, token=TOKEN, base_url=emulator.url)
-    config = AgentConfig(
-        call_types=("discovery",),
-        fields={f: FieldPolicy(auto_apply_threshold=0.3) for f in FIELDS},
-        review_only=False,
-    )
-    await pool.execute(
-        "INSERT INTO agent_configs (workspace_id, created_by, name, crm_type, call_type, config,"
-        " status) VALUES ($1, $2, 'auto', 'hubspot', 'discovery', $3, 'active')",
-        workspace.id,
-        admin.user.id,
-        config.model_dump(mode="json"),
-    )
-    async with pool.acquire() as conn:
-        meeting = dialogue(*SAID, external_id=f"zoom-{uuid.uuid4().hex[:10]}")
-        await import_meeting(conn, workspace.id, meeting)
+    workspace, _ = await tenant_with_auto_agent(pool)
+    await connect_private_token(pool, KEYS, workspace, token=TOKEN, base_url=emulator.url)
+    await import_price_meeting(pool, workspace)
     crms = ConnectedCrms(pool, KEYS, HubSpotSettings(max_retries=0), clock=SystemClock())
     try:
         executor = RunExecutor(pool, crms, extractor=RulesExtractor(), clock=SystemClock())
         await Dispatcher(pool, executor).drain()
     finally:
         await crms.aclose()
-    return workspace.id
+    return workspace
 
 
 async def _statuses(db: asyncpg.Connection, workspace: UUID) -> dict[str, int]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from uuid import UUID
@@ -11,7 +10,6 @@ from uuid import UUID
 import asyncpg
 import pytest
 
-from runtime.agents.config import AgentConfig, FieldPolicy
 from runtime.agents.extractors.rules import RulesExtractor
 from runtime.clock import SystemClock
 from runtime.crm.audited import AuditedCrm
@@ -21,26 +19,15 @@ from runtime.crm.hubspot.emulator import EmulatorConfig
 from runtime.crm.hubspot.retry import NO_RETRIES
 from runtime.crm.port import CrmPort
 from runtime.inbox.repo import InboxRepo
-from runtime.meetings.service import import_meeting
 from runtime.runs.dispatcher import Dispatcher
 from runtime.runs.executor import NoCrmConnectionError, RunExecutor, WorkspaceCrm
 from runtime.settings import Settings, WriteSettings
-from runtime.users.models import UserCreate
-from runtime.users.service import add_user_to_workspace
-from runtime.workspaces.models import WorkspaceCreate
-from runtime.workspaces.repo import WorkspaceRepo
 from runtime.writes.budget import RateBudget
 from runtime.writes.host import InProcessWorkspaces, WriteCoordinator
 from runtime.writes.workspace import WorkspaceRuntime
 from tests.hubspot_emulator import NO_LATENCY, TOKEN, RunningEmulator, running_emulator
-from tests.meetings import dialogue
+from tests.pipeline_setup import import_price_meeting, tenant_with_auto_agent
 
-FIELDS = ("dealstage", "amount", "closedate", "hs_next_step")
-SAID = (
-    ("Sam Lee", "So where did you land on price?"),
-    ("Dana Ruiz", "Sixty thousand works for us. We'll sign by the end of next month."),
-    ("Sam Lee", "Great. I'll send the order form tomorrow."),
-)
 SETTINGS = Settings(writes=WriteSettings(flush_interval_s=0.05))
 
 
@@ -95,30 +82,12 @@ async def crms(emulator: RunningEmulator) -> AsyncIterator[EmulatorCrms]:
 async def _workspace_with_queued_writes(
     pool: asyncpg.Pool, crms: EmulatorCrms, *, meetings: int = 1
 ) -> UUID:
-    workspace = await WorkspaceRepo(pool).create(WorkspaceCreate(name=f"w-{uuid.uuid4().hex[:6]}"))
-    async with pool.acquire() as conn:
-        admin, _ = await add_user_to_workspace(
-            conn, workspace.id, UserCreate(email="sam@ourco.example"), role="admin"
-        )
-    config = AgentConfig(
-        call_types=("discovery",),
-        fields={f: FieldPolicy(auto_apply_threshold=0.3) for f in FIELDS},
-        review_only=False,
-    )
-    await pool.execute(
-        "INSERT INTO agent_configs (workspace_id, created_by, name, crm_type, call_type, config,"
-        " status) VALUES ($1, $2, 'auto', 'hubspot', 'discovery', $3, 'active')",
-        workspace.id,
-        admin.user.id,
-        config.model_dump(mode="json"),
-    )
+    workspace, _ = await tenant_with_auto_agent(pool)
     for _ in range(meetings):
-        meeting = dialogue(*SAID, external_id=f"zoom-{uuid.uuid4().hex[:10]}")
-        async with pool.acquire() as conn:
-            await import_meeting(conn, workspace.id, meeting)
+        await import_price_meeting(pool, workspace)
     executor = RunExecutor(pool, crms, extractor=RulesExtractor(), clock=SystemClock())
     await Dispatcher(pool, executor).drain()
-    return workspace.id
+    return workspace
 
 
 async def _statuses(pool: asyncpg.Pool, workspace: UUID) -> dict[str, Any]:
@@ -214,10 +183,7 @@ async def test_a_workspace_without_a_connection_keeps_its_writes_queued(
 async def _workspace_more(pool: asyncpg.Pool, crms: EmulatorCrms, workspace: UUID) -> int:
     """Another meeting for the workspace's agent, at another price; how many fields it
     queued."""
-    said = [(speaker, text.replace("Sixty", "Seventy")) for speaker, text in SAID]
-    meeting = dialogue(*said, external_id=f"zoom-{uuid.uuid4().hex[:10]}")
-    async with pool.acquire() as conn:
-        await import_meeting(conn, workspace, meeting)
+    await import_price_meeting(pool, workspace, price="Seventy")
     executor = RunExecutor(pool, crms, extractor=RulesExtractor(), clock=SystemClock())
     await Dispatcher(pool, executor).drain()
     # All rows, whatever their status: a woken writer may have sent them already.

@@ -1,0 +1,61 @@
+"""Building a tenant whose agent writes on its own: a workspace, its admin, an active
+auto-applying agent, and meetings that give it something to say (for the write-path tests)."""
+
+from __future__ import annotations
+
+import uuid
+from uuid import UUID
+
+import asyncpg
+
+from runtime.agents.config import AgentConfig, FieldPolicy
+from runtime.meetings.service import import_meeting
+from runtime.users.models import UserCreate
+from runtime.users.service import add_user_to_workspace
+from runtime.workspaces.models import WorkspaceCreate
+from runtime.workspaces.repo import WorkspaceRepo
+from tests.meetings import dialogue
+
+FIELDS = ("dealstage", "amount", "closedate", "hs_next_step")
+PRICE_AGREED = (
+    ("Sam Lee", "So where did you land on price?"),
+    ("Dana Ruiz", "Sixty thousand works for us. We'll sign by the end of next month."),
+    ("Sam Lee", "Great. I'll send the order form tomorrow."),
+)
+"""With the example CRM, the agent proposes amount, close date and next step for deal 301."""
+
+
+def auto_apply_config() -> AgentConfig:
+    """Trusted (not review-only) and confident enough for the rules' calibrated values."""
+    return AgentConfig(
+        call_types=("discovery",),
+        fields={f: FieldPolicy(auto_apply_threshold=0.3) for f in FIELDS},
+        review_only=False,
+    )
+
+
+async def tenant_with_auto_agent(pool: asyncpg.Pool) -> tuple[UUID, UUID]:
+    """A new workspace with an admin and an active auto-applying agent: (workspace, admin)."""
+    workspace = await WorkspaceRepo(pool).create(WorkspaceCreate(name=f"w-{uuid.uuid4().hex[:6]}"))
+    async with pool.acquire() as conn:
+        admin, _ = await add_user_to_workspace(
+            conn, workspace.id, UserCreate(email="sam@ourco.example"), role="admin"
+        )
+    await pool.execute(
+        "INSERT INTO agent_configs (workspace_id, created_by, name, crm_type, call_type, config,"
+        " status) VALUES ($1, $2, 'auto', 'hubspot', 'discovery', $3, 'active')",
+        workspace.id,
+        admin.user.id,
+        auto_apply_config().model_dump(mode="json"),
+    )
+    return workspace.id, admin.user.id
+
+
+async def import_price_meeting(
+    pool: asyncpg.Pool, workspace_id: UUID, *, price: str = "Sixty"
+) -> None:
+    """A meeting where the customer agrees on ``price`` thousand (a new external id each)."""
+    said = [(speaker, text.replace("Sixty", price)) for speaker, text in PRICE_AGREED]
+    meeting = dialogue(*said, external_id=f"zoom-{uuid.uuid4().hex[:10]}")
+    async with pool.acquire() as conn:
+        await import_meeting(conn, workspace_id, meeting)
