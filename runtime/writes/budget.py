@@ -327,10 +327,19 @@ class RateBudget:
             kind: CallKind = "search"
             hold_s = SEARCH_WINDOW_S if retry_after_s is None else retry_after_s
         else:
-            # TEN_SECONDLY_ROLLING, and any policy we do not know: the burst window is the
-            # longest of the short limits, so waiting it out is always enough.
+            # TEN_SECONDLY_ROLLING, and any policy we do not know. When our own calls fill
+            # the window, HubSpot frees a slot when the oldest of them leaves it: hold until
+            # then (a call that arrived a little early costs a moment, not a window).
+            # Otherwise other clients spend the window too, at times we do not know: wait
+            # the whole window out, which is always enough.
             kind = "standard"
             hold_s = self._window_s if retry_after_s is None else retry_after_s
+            window_s = self._window_s + self.limits.window_margin_s
+            _expire(self._sent, now_s - window_s)
+            if retry_after_s is None and len(self._sent) >= self._window_capacity():
+                hold_s = max(
+                    _window_delay_s(self._sent, window_s, self._window_capacity(), now_s), 0.0
+                )
         self._blocked_until_s[kind] = max(self._blocked_until_s[kind], now_s + hold_s)
 
     def snapshot(self) -> BudgetSnapshot:

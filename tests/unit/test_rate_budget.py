@@ -467,3 +467,23 @@ async def test_the_margin_keeps_the_last_call_of_a_window_from_arriving_early() 
     assert budget.delay_s() == 10.25  # the first call may have reached HubSpot late
     await budget.acquire()
     assert clock.monotonic_s() == 10.25
+
+
+async def test_a_429_on_a_window_we_filled_holds_only_until_our_oldest_call_leaves() -> None:
+    clock = FakeClock()
+    budget = _budget(clock, burst=3)
+    await _spend(budget, 3)  # sent at 0: the window is ours and full
+    clock.advance(9.9)
+    budget.on_rate_limited("TEN_SECONDLY_ROLLING", None)  # our first call arrived late
+    assert budget.delay_s() == pytest.approx(0.1)  # not a whole window
+    clock.advance(0.1)
+    await budget.acquire()
+    assert clock.monotonic_s() == pytest.approx(10.0)
+
+
+async def test_a_429_on_a_window_others_spend_too_waits_it_out() -> None:
+    clock = FakeClock()
+    budget = _budget(clock, burst=3)
+    await _spend(budget, 1)
+    budget.on_rate_limited("TEN_SECONDLY_ROLLING", None)
+    assert budget.delay_s() == 10.0
