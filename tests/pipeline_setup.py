@@ -4,6 +4,7 @@ auto-applying agent, and meetings that give it something to say (for the write-p
 from __future__ import annotations
 
 import uuid
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -25,13 +26,41 @@ PRICE_AGREED = (
 """With the example CRM, the agent proposes amount, close date and next step for deal 301."""
 
 
-def auto_apply_config() -> AgentConfig:
-    """Trusted (not review-only) and confident enough for the rules' calibrated values."""
-    return AgentConfig(
-        call_types=("discovery",),
-        fields={f: FieldPolicy(auto_apply_threshold=0.3) for f in FIELDS},
-        review_only=False,
+def auto_apply_config(**changes: Any) -> AgentConfig:
+    """Trusted (not review-only) and confident enough for the rules' calibrated values;
+    ``changes`` replace any of its fields."""
+    values: dict[str, Any] = {
+        "call_types": ("discovery",),
+        "fields": {f: FieldPolicy(auto_apply_threshold=0.3) for f in FIELDS},
+        "review_only": False,
+        **changes,
+    }
+    return AgentConfig(**values)
+
+
+async def insert_agent(
+    pool: asyncpg.Pool,
+    workspace_id: UUID,
+    created_by: UUID,
+    config: AgentConfig,
+    *,
+    status: str = "active",
+    is_template: bool = False,
+) -> UUID:
+    """An agent config row as the CLI would leave it (primary call type: the first)."""
+    agent_id = await pool.fetchval(
+        "INSERT INTO agent_configs (workspace_id, created_by, name, crm_type, call_type, config,"
+        " status, is_template) VALUES ($1, $2, $3, 'hubspot', $4, $5, $6, $7) RETURNING id",
+        workspace_id,
+        created_by,
+        f"agent-{uuid.uuid4().hex[:6]}",
+        config.call_types[0],
+        config.model_dump(mode="json"),
+        status,
+        is_template,
     )
+    assert isinstance(agent_id, UUID)
+    return agent_id
 
 
 async def tenant_with_auto_agent(pool: asyncpg.Pool) -> tuple[UUID, UUID]:
@@ -41,13 +70,7 @@ async def tenant_with_auto_agent(pool: asyncpg.Pool) -> tuple[UUID, UUID]:
         admin, _ = await add_user_to_workspace(
             conn, workspace.id, UserCreate(email="sam@ourco.example"), role="admin"
         )
-    await pool.execute(
-        "INSERT INTO agent_configs (workspace_id, created_by, name, crm_type, call_type, config,"
-        " status) VALUES ($1, $2, 'auto', 'hubspot', 'discovery', $3, 'active')",
-        workspace.id,
-        admin.user.id,
-        auto_apply_config().model_dump(mode="json"),
-    )
+    await insert_agent(pool, workspace.id, admin.user.id, auto_apply_config())
     return workspace.id, admin.user.id
 
 

@@ -15,15 +15,13 @@ from runtime.cli._common import JSON_OPTION, database, emit, load_settings, run,
 from runtime.cli.agents import EXTRACTOR_HELP, extractor_named
 from runtime.clock import SystemClock
 from runtime.connections.cipher import KeyRing
-from runtime.outbox.repo import OutboxRepo
 from runtime.runs.crm_source import ConnectedCrms
 from runtime.runs.dispatcher import Dispatcher
-from runtime.runs.executor import NoCrmConnectionError, RunExecutor
+from runtime.runs.executor import RunExecutor
 from runtime.runs.repo import RunRepo
 from runtime.settings import Settings
 from runtime.writes.budgeted import Budgets
 from runtime.writes.host import InProcessWorkspaces, WriteCoordinator
-from runtime.writes.workspace import WorkspaceRuntime
 
 __all__ = ["worker_command"]
 
@@ -76,13 +74,15 @@ def worker_command(
 
     async def body() -> dict[str, Any]:
         async with database(settings) as pool:
+            clock = SystemClock()
+            keyring = KeyRing.from_settings(settings)
             # One budget per workspace, spent by its runs' reads and its writer alike.
-            budgets = Budgets(settings.writes, clock=SystemClock())
+            budgets = Budgets(settings.writes, clock=clock)
             crms = ConnectedCrms(
                 pool,
-                KeyRing.from_settings(settings),
+                keyring,
                 settings.hubspot,
-                clock=SystemClock(),
+                clock=clock,
                 cache_ttl_s=settings.worker.crm_cache_ttl_s,
                 budgets=budgets,
             )
@@ -90,24 +90,19 @@ def worker_command(
                 pool,
                 crms,
                 extractor=extractor,
-                clock=SystemClock(),
+                clock=clock,
                 max_attempts=settings.worker.max_attempts,
             )
-            keyring = KeyRing.from_settings(settings)
+            host = InProcessWorkspaces(
+                pool, settings=settings, clock=clock, keyring=keyring, budgets=budgets
+            )
             written = 0
             try:
                 if once:
                     dispatcher = await _drain(pool, executor, settings, limit, quiet=as_json)
                     if writes:
-                        written = await _drain_writes(pool, settings, keyring, budgets)
+                        written = await host.drain_all()
                 else:
-                    host = InProcessWorkspaces(
-                        pool,
-                        settings=settings,
-                        clock=SystemClock(),
-                        keyring=keyring,
-                        budgets=budgets,
-                    )
                     coordinator = WriteCoordinator(pool, host) if writes else None
                     dispatcher = await _serve(pool, executor, settings, limit, coordinator)
                     await host.close()
@@ -144,30 +139,6 @@ async def _drain(
         )
         await dispatcher.drain()
     return dispatcher
-
-
-async def _drain_writes(pool: Any, settings: Settings, keyring: KeyRing, budgets: Budgets) -> int:
-    """Write every workspace's queued fields now; how many records were written."""
-    written = 0
-    for workspace in await OutboxRepo(pool).workspaces_with_unsent():
-        runtime = WorkspaceRuntime(
-            workspace,
-            pool,
-            settings=settings,
-            clock=SystemClock(),
-            keyring=keyring,
-            budget=budgets.for_workspace(workspace),
-        )
-        try:
-            await runtime.activate()
-        except NoCrmConnectionError as exc:
-            stderr.print(f"{exc}; its queued writes wait", markup=False)
-            continue
-        try:
-            written += sum(report.records_written for report in await runtime.drain())
-        finally:
-            await runtime.close()
-    return written
 
 
 async def _serve(

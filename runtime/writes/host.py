@@ -22,10 +22,11 @@ import asyncpg
 
 from runtime.clock import Clock
 from runtime.connections.cipher import KeyRing
-from runtime.events import WRITE_OUTBOX, Event, listen
+from runtime.events import WRITE_OUTBOX, listen
 from runtime.outbox.repo import OutboxRepo
 from runtime.runs.executor import NoCrmConnectionError
 from runtime.settings import Settings
+from runtime.waiting import first_of
 from runtime.writes.budgeted import Budgets
 from runtime.writes.workspace import CrmOpener, WorkspaceRuntime
 
@@ -76,7 +77,34 @@ class InProcessWorkspaces:
         if found is not None and not found[1].done():
             found[0].wake()
             return
-        runtime = WorkspaceRuntime(
+        runtime = self._runtime(workspace_id)
+        try:
+            await runtime.activate()
+        except NoCrmConnectionError as exc:
+            _log.warning("%s; its queued writes wait", exc)
+            return
+        task = asyncio.create_task(self._serve(runtime), name=f"workspace {workspace_id}")
+        self._live[workspace_id] = (runtime, task)
+
+    async def drain_all(self) -> int:
+        """Write every workspace's queued fields now, one workspace after another, and
+        passivate each (``worker --once``); how many records were written."""
+        written = 0
+        for workspace_id in await OutboxRepo(self._pool).workspaces_with_unsent():
+            runtime = self._runtime(workspace_id)
+            try:
+                await runtime.activate()
+            except NoCrmConnectionError as exc:
+                _log.warning("%s; its queued writes wait", exc)
+                continue
+            try:
+                written += sum(report.records_written for report in await runtime.drain())
+            finally:
+                await runtime.close()
+        return written
+
+    def _runtime(self, workspace_id: UUID) -> WorkspaceRuntime:
+        return WorkspaceRuntime(
             workspace_id,
             self._pool,
             settings=self._settings,
@@ -85,13 +113,6 @@ class InProcessWorkspaces:
             open_crm=self._open_crm,
             budget=None if self._budgets is None else self._budgets.for_workspace(workspace_id),
         )
-        try:
-            await runtime.activate()
-        except NoCrmConnectionError as exc:
-            _log.warning("%s; its queued writes wait", exc)
-            return
-        task = asyncio.create_task(self._serve(runtime), name=f"workspace {workspace_id}")
-        self._live[workspace_id] = (runtime, task)
 
     async def _serve(self, runtime: WorkspaceRuntime) -> None:
         try:
@@ -131,27 +152,8 @@ class WriteCoordinator:
         async with self._pool.acquire() as conn, listen(conn, (WRITE_OUTBOX,)) as events:
             await self.sweep()
             while not stop.is_set():
-                event = await _next(events, stop, within_s=self._sweep_s)
-                if event is None:
+                got = await first_of(events.get(), stop.wait(), timeout_s=self._sweep_s)
+                if got is None:
                     await self.sweep()
-                else:
-                    await self._host.wake(event.workspace_id)
-
-
-async def _next(
-    events: asyncio.Queue[Event], stop: asyncio.Event, *, within_s: float
-) -> Event | None:
-    """The next event, or None after ``within_s`` seconds or when ``stop`` is set."""
-    getter = asyncio.ensure_future(events.get())
-    stopper = asyncio.ensure_future(stop.wait())
-    try:
-        done, _ = await asyncio.wait(
-            {getter, stopper}, timeout=within_s, return_when=asyncio.FIRST_COMPLETED
-        )
-        return getter.result() if getter in done else None
-    finally:
-        for task in (getter, stopper):
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                elif not stop.is_set():
+                    await self._host.wake(got.result().workspace_id)

@@ -21,7 +21,6 @@ without Ray can host them itself (``WorkspaceHost``). Rules:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from runtime.crm.port import CrmPort
 from runtime.outbox.repo import OutboxRepo
 from runtime.runs.executor import NoCrmConnectionError
 from runtime.settings import Settings
+from runtime.waiting import first_of
 from runtime.writes.budget import RateBudget
 from runtime.writes.writer import FlushReport, OutboxWriter, RecoveryReport
 
@@ -138,20 +138,26 @@ class WorkspaceRuntime:
     async def flush_due(self) -> FlushReport | None:
         """Send what is due: a full batch, or a partial one whose oldest row waited long
         enough. None when nothing was due."""
+        report, _ = await self._flush_if_due()
+        return report
+
+    async def _flush_if_due(self) -> tuple[FlushReport | None, int]:
+        """``flush_due``, and how many rows are pending afterwards."""
         writer = self._require_writer()
-        pending = await OutboxRepo(self._pool).pending_summary(self.workspace_id)
+        outbox = OutboxRepo(self._pool)
+        pending = await outbox.pending_summary(self.workspace_id)
         if pending.count == 0:
-            return None
+            return None, 0
         waited = (self._clock.now() - pending.oldest).total_seconds() if pending.oldest else 0.0
         if pending.count < self._settings.writes.batch_size and (
             waited < self._settings.writes.flush_interval_s
         ):
-            return None
+            return None, pending.count
         report = await writer.flush()
         self._last_work_s = self._clock.monotonic_s()
         self._flushes.append(report)
         self._metrics = await self._load_metrics()
-        return report
+        return report, (await outbox.pending_summary(self.workspace_id)).count
 
     async def drain(self, *, max_rounds: int = 100) -> list[FlushReport]:
         """Flush until nothing is pending or a round makes no progress (a script's
@@ -159,12 +165,13 @@ class WorkspaceRuntime:
         writer = self._require_writer()
         reports: list[FlushReport] = []
         outbox = OutboxRepo(self._pool)
+        pending = (await outbox.pending_summary(self.workspace_id)).count
         for _ in range(max_rounds):
-            before = (await outbox.pending_summary(self.workspace_id)).count
-            if before == 0:
+            if pending == 0:
                 break
             reports.append(await writer.flush())
-            if (await outbox.pending_summary(self.workspace_id)).count >= before:
+            before, pending = pending, (await outbox.pending_summary(self.workspace_id)).count
+            if pending >= before:
                 break  # nothing moved (rows waiting on an in-flight record, or refused)
         self._flushes.extend(reports)
         self._last_work_s = self._clock.monotonic_s()
@@ -176,28 +183,14 @@ class WorkspaceRuntime:
         interval = self._settings.writes.flush_interval_s
         while not stop.is_set():
             self._wake.clear()
-            report = await self.flush_due()
-            if report is not None and report.records_written + report.records_failed > 0:
-                pending = await OutboxRepo(self._pool).pending_summary(self.workspace_id)
-                if pending.count >= self._settings.writes.batch_size:
-                    continue  # a backlog: the next full batch goes at once, not after a pause
+            report, pending = await self._flush_if_due()
+            moved = report is not None and report.records_written + report.records_failed > 0
+            if moved and pending >= self._settings.writes.batch_size:
+                continue  # a backlog: the next full batch goes at once, not after a pause
             idle = report is None and idle_s is not None and self.idle_s() >= idle_s
-            if (
-                idle
-                and (await OutboxRepo(self._pool).pending_summary(self.workspace_id)).count == 0
-            ):
+            if idle and pending == 0:
                 return
-            waiter = asyncio.ensure_future(self._wake.wait())
-            stopper = asyncio.ensure_future(stop.wait())
-            try:
-                await asyncio.wait(
-                    {waiter, stopper}, timeout=interval, return_when="FIRST_COMPLETED"
-                )
-            finally:
-                for task in (waiter, stopper):
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+            await first_of(self._wake.wait(), stop.wait(), timeout_s=interval)
 
     def idle_s(self) -> float:
         return self._clock.monotonic_s() - self._last_work_s

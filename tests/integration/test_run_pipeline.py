@@ -15,7 +15,7 @@ import pytest
 
 from runtime.activity.models import ActivityLog
 from runtime.activity.repo import ActivityRepo
-from runtime.agents.config import AgentConfig, FieldPolicy
+from runtime.agents.config import AgentConfig
 from runtime.agents.extractors.rules import RulesExtractor
 from runtime.clock import SystemClock
 from runtime.crm.audited import AuditedCrm
@@ -42,6 +42,7 @@ from runtime.users.service import add_user_to_workspace
 from runtime.workspaces.models import WorkspaceCreate
 from runtime.workspaces.repo import WorkspaceRepo
 from tests.meetings import EXAMPLE_PATH, dialogue
+from tests.pipeline_setup import auto_apply_config, insert_agent
 
 CRM_SNAPSHOT = EXAMPLE_PATH.with_name("crm.json")
 FIELDS = ("dealstage", "amount", "closedate", "hs_next_step")
@@ -123,14 +124,7 @@ async def _tenant(pool: asyncpg.Pool, crms: StaticCrms, *, owner_is_member: bool
 
 
 def _config(**changes: Any) -> AgentConfig:
-    fields = {f: FieldPolicy(auto_apply_threshold=0.3) for f in FIELDS}
-    values: dict[str, Any] = {
-        "call_types": ("discovery",),
-        "fields": fields,
-        "review_only": False,
-        **changes,
-    }
-    return AgentConfig(**values)
+    return auto_apply_config(**changes)
 
 
 async def _agent(
@@ -141,19 +135,9 @@ async def _agent(
     status: str = "active",
     is_template: bool = False,
 ) -> UUID:
-    agent_id = await pool.fetchval(
-        "INSERT INTO agent_configs (workspace_id, created_by, name, crm_type, call_type, config,"
-        " status, is_template) VALUES ($1, $2, $3, 'hubspot', $4, $5, $6, $7) RETURNING id",
-        tenant.workspace_id,
-        tenant.admin_id,
-        f"agent-{uuid.uuid4().hex[:6]}",
-        config.call_types[0],
-        config.model_dump(mode="json"),
-        status,
-        is_template,
+    return await insert_agent(
+        pool, tenant.workspace_id, tenant.admin_id, config, status=status, is_template=is_template
     )
-    assert isinstance(agent_id, UUID)
-    return agent_id
 
 
 async def _import(pool: asyncpg.Pool, tenant: Tenant, meeting: MeetingIn) -> ImportResult:
