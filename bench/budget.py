@@ -174,7 +174,9 @@ async def _run(
         config=config,
         field_updates=len(updates),
         drain_s=drain_s,
-        drain=drain_figures(emulator.counter.requests("writer"), window_s=WINDOW_S),
+        drain=drain_figures(
+            emulator.counter.requests("writer"), window_s=WINDOW_S, burst=config.ten_second_limit
+        ),
         per_record=per_record,
         per_record_requests=emulator.counter.requests("sdk"),
         actor=actor,

@@ -6,6 +6,14 @@ windows 1..K that end before the last write request started are the steady state
 only what leaves the rolling window can be spent again. The tail after them (the backlog
 running out) counts toward the drain but not toward the steady state. A request counts in
 the window in which it arrived, when the emulator's limiter counted it.
+
+The steady rate is not read from those windows: a drain goes in waves (the burst's 190
+requests leave within a few seconds, then each slot is spent again when its request leaves
+the rolling window), so a window aligned with the waves holds a whole wave and would read
+100% whatever the pause between waves. It is measured by the slot reuse instead: request
+``i`` (after the burst) reuses the slot of request ``i - burst``, and the mean time between
+their arrivals is the period at which the budget turns over; the steady rate is ``burst``
+requests of the mean size per period. A period of exactly one window is 100% of the limit.
 """
 
 from __future__ import annotations
@@ -41,6 +49,9 @@ class DrainFigures:
     """From the first write request's arrival to the last one's answer."""
     mean_request_s: float | None
     mean_in_flight: float | None
+    reuse_period_s: float | None
+    """Mean time from a request's arrival to the arrival of the one that reused its slot."""
+    burst: int
 
     @property
     def records_per_request(self) -> float | None:
@@ -55,10 +66,11 @@ class DrainFigures:
 
     @property
     def steady_rate_rps(self) -> float | None:
-        if not self.steady_windows:
+        """Records per second at the slot-reuse period (see the module docstring)."""
+        if not self.steady_windows or not self.reuse_period_s:
             return None
-        steady = self.windows[1 : 1 + self.steady_windows]
-        return sum(w.records for w in steady) / (self.steady_windows * self.window_s)
+        per_request = self.records / self.write_requests
+        return self.burst * per_request / self.reuse_period_s
 
     @property
     def steady_rate_limited(self) -> int | None:
@@ -74,7 +86,9 @@ class Goal:
     met: bool
 
 
-def drain_figures(requests: Sequence[CountedRequest], *, window_s: float) -> DrainFigures:
+def drain_figures(
+    requests: Sequence[CountedRequest], *, window_s: float, burst: int
+) -> DrainFigures:
     """The figures of one app's requests (see the module docstring).
 
     Write requests are batch updates the emulator answered below 400; their inputs are the
@@ -84,7 +98,9 @@ def drain_figures(requests: Sequence[CountedRequest], *, window_s: float) -> Dra
     limited = [r for r in requests if r.status == 429]
     others = [r for r in requests if r.kind != "batch_update" and r.status != 429]
     if not writes:
-        return DrainFigures(0, 0, len(limited), len(others), (), 0, window_s, 0.0, None, None)
+        return DrainFigures(
+            0, 0, len(limited), len(others), (), 0, window_s, 0.0, None, None, None, burst
+        )
     first_s = min(r.started_s for r in writes)
     last_s = max(r.started_s for r in writes)
     count = int((last_s - first_s) // window_s) + 1
@@ -104,6 +120,8 @@ def drain_figures(requests: Sequence[CountedRequest], *, window_s: float) -> Dra
     steady = max(int((last_s - first_s) // window_s) - 1, 0)
     span_s = max(r.ended_s for r in writes) - first_s
     busy_s = sum(r.ended_s - r.started_s for r in writes)
+    arrivals = sorted(r.started_s for r in writes)
+    reuse = [arrivals[i] - arrivals[i - burst] for i in range(burst, len(arrivals))]
     return DrainFigures(
         write_requests=len(writes),
         records=sum(r.inputs for r in writes),
@@ -115,6 +133,8 @@ def drain_figures(requests: Sequence[CountedRequest], *, window_s: float) -> Dra
         span_s=span_s,
         mean_request_s=busy_s / len(writes),
         mean_in_flight=busy_s / span_s if span_s > 0 else None,
+        reuse_period_s=sum(reuse) / len(reuse) if reuse else None,
+        burst=burst,
     )
 
 

@@ -8,9 +8,11 @@ How each figure is measured:
   entries of the workspace are reported beside them as a cross-check.
 - ``drain_s``: from the wake-up that follows the backlog's commit to the latest ``done_at`` of
   the workspace's outbox rows. ``drain_rate_rps`` = records / drain_s.
-- ``steady_rate_rps``: records of the whole 10-second windows after the initial burst
-  (``bench.figures``); ``burst_rate_rps``: records of the first window over its 10 s (over
-  the drain's length when that is shorter).
+- ``steady_rate_rps``: after the initial burst, records per second at the period with which
+  the budget's slots are spent again (``bench.figures``: the mean time between a request's
+  arrival and that of the request that reused its slot); ``windows`` lists what each 10 s
+  window held. ``burst_rate_rps``: records of the first window over its 10 s (over the
+  drain's length when that is shorter).
 - ``physical_limit_rps`` = 100 records per request x burst / window = 1,900 at 190 per 10 s;
   the shares divide the rates by it.
 - ``rate_limited_429``: 429 answers to the writer's token, counted by the wrapper; the
@@ -144,6 +146,7 @@ def result_of(
         "burst_rate_rps": _round(drain.burst_rate_rps, 1),
         "steady_rate_rps": _round(steady_rate, 1),
         "steady_windows": drain.steady_windows,
+        "reuse_period_s": _round(drain.reuse_period_s, 3),
         "physical_limit_rps": _round(physical, 1),
         "share_of_limit": _round(share, 3),
         "steady_share_of_limit": _round(steady_share, 3),
@@ -223,7 +226,7 @@ def render_table(result: Mapping[str, Any]) -> Table:
         ("drain rate (records/s)", _text(result["drain_rate_rps"]), ""),
         ("  first 10 s window", _text(result["burst_rate_rps"]), ""),
         (
-            f"  steady state ({result['steady_windows']} x 10 s)",
+            f"  steady state (a slot reused every {_text(result['reuse_period_s'])} s)",
             _text(result["steady_rate_rps"]),
             "",
         ),

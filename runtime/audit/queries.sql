@@ -18,3 +18,17 @@ WHERE workspace_id = $1
   AND ($3::timestamptz IS NULL OR (created_at <= $3 AND (created_at < $3 OR id < $4::uuid)))
 ORDER BY created_at DESC, id DESC
 LIMIT $5;
+
+-- name: crm_calls_since
+-- The CRM calls a workspace made since $2 (AuditedCrm notes each call that reached the CRM,
+-- at the moment it was sent), oldest first: a reactivated budget's recent window.
+SELECT created_at, action
+FROM audit_log
+WHERE workspace_id = $1 AND created_at > $2 AND action LIKE 'crm.%'
+ORDER BY created_at
+LIMIT $3;
+
+-- name: count_crm_calls_since
+SELECT count(*) AS calls
+FROM audit_log
+WHERE workspace_id = $1 AND created_at > $2 AND action LIKE 'crm.%';

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -91,6 +92,19 @@ class AuditRepo:
             limit,
         )
         return [_entry(row) for row in rows]
+
+
+    async def crm_calls_since(
+        self, workspace_id: UUID, since: datetime, *, limit: int = 10_000
+    ) -> list[tuple[datetime, str]]:
+        """The CRM calls the workspace sent after ``since`` as (sent at, action), oldest
+        first; at most ``limit`` (a rate budget needs a window's worth, not a day's)."""
+        rows = await self._db.fetch(_SQL["crm_calls_since"], workspace_id, since, limit)
+        return [(row["created_at"], row["action"]) for row in rows]
+
+    async def count_crm_calls_since(self, workspace_id: UUID, since: datetime) -> int:
+        """How many CRM calls the workspace sent after ``since``."""
+        return int(await self._db.fetchval(_SQL["count_crm_calls_since"], workspace_id, since))
 
 
 def _ids(values: Any) -> str:

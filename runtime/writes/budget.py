@@ -28,7 +28,10 @@ and 429 bodies: reference/hubspot.md §6):
   differ (a larger or smaller tier than configured). ``Remaining`` lower than our own count
   allows means other clients of the same app spend the window too: the difference is
   counted as calls sent now. E.g. after our 10 calls, ``Max`` 190 ``Remaining`` 100 leaves
-  100 calls, not 180. A ``Remaining`` above our count never frees a call and nothing raises
+  100 calls, not 180. HubSpot counted ``Remaining`` when the request arrived, up to a round
+  trip before we read it, so our calls of the last window, margin and round trip count as
+  ours: our own calls just leaving the window are not mistaken for another client's. A
+  ``Remaining`` above our count never frees a call and nothing raises
   the window above ``Max``. ``Daily`` and ``Daily-Remaining`` are the account's own count of
   the day (all its apps), so they replace ours, lower or higher.
 - 429: ``TEN_SECONDLY_ROLLING`` (or a policy we do not know) holds standard calls until the
@@ -45,7 +48,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Annotated, Literal, Self
@@ -268,6 +271,27 @@ class RateBudget:
             # No await between the last check and the count: no other task sees it in between.
             self._record(kind, self._clock.monotonic_s())
 
+    def restore(self, sent: Sequence[tuple[datetime, CallKind]], *, daily_used: int) -> None:
+        """Start from calls made before this budget existed (a workspace activated again
+        after passivation or a crash): their send times, oldest first, and the day's count.
+
+        HubSpot still counts a call sent up to a window ago, and the day's calls until the
+        reset; without them a fresh budget would let a full burst go into a window the last
+        activation had spent (a 429 for each call over).
+        """
+        now, now_s = self._clock.now(), self._clock.monotonic_s()
+        for sent_at, kind in sent:
+            _check_kind(kind)
+            sent_s = now_s - (now - sent_at).total_seconds()
+            if kind == "search":
+                self._searches.append(sent_s)
+                _keep_last(self._searches, self.limits.search_per_s)
+            else:
+                self._sent.append(sent_s)
+                _keep_last(self._sent, self._kept_sends())
+        self._roll_day(now)
+        self._daily_used = max(self._daily_used, daily_used)
+
     def delay_s(self, kind: CallKind = "standard") -> float:
         """Seconds until a call of ``kind`` may go (0.0: now), counting nothing.
 
@@ -288,11 +312,16 @@ class RateBudget:
             self._burst = headers.interval_max
         if headers.interval_ms is not None and headers.interval_ms > 0:
             self._window_s = headers.interval_ms / 1000
-        _expire(self._sent, now_s - self._window_s)
-        _keep_last(self._sent, self._burst)
+        # HubSpot counted ``Remaining`` when our request arrived, up to a round trip ago
+        # and with its own view of when our calls arrived: any of ours sent within a window,
+        # the margin and that round trip may have been in its count. Counting fewer of ours
+        # would take our own calls that just left the window for another client's, each
+        # holding a slot for a whole window (10 of 190 slots in a steady drain, measured).
+        lookback_s = self._window_s + self.limits.window_margin_s + (headers.round_trip_s or 0.0)
+        _keep_last(self._sent, self._kept_sends())
         if headers.interval_remaining is not None:
             spent_by_all = self._burst - max(headers.interval_remaining, 0)
-            spent_by_others = spent_by_all - len(self._sent)
+            spent_by_others = spent_by_all - _sent_since(self._sent, now_s - lookback_s)
             if spent_by_others > 0:
                 # Their send times are unknown; "now" is the latest they can be, so it errs
                 # on the side of waiting too long rather than meeting a 429.
@@ -335,8 +364,8 @@ class RateBudget:
             kind = "standard"
             hold_s = self._window_s if retry_after_s is None else retry_after_s
             window_s = self._window_s + self.limits.window_margin_s
-            _expire(self._sent, now_s - window_s)
-            if retry_after_s is None and len(self._sent) >= self._window_capacity():
+            ours = _sent_since(self._sent, now_s - window_s)
+            if retry_after_s is None and ours >= self._window_capacity():
                 hold_s = max(
                     _window_delay_s(self._sent, window_s, self._window_capacity(), now_s), 0.0
                 )
@@ -347,14 +376,12 @@ class RateBudget:
         now = self._clock.now()
         now_s = self._clock.monotonic_s()
         spent_until = self._daily_spent_until_at(now)
-        _expire(self._sent, now_s - self._window_s)
-        _expire(self._searches, now_s - SEARCH_WINDOW_S)
         return BudgetSnapshot(
-            calls_in_window=len(self._sent),
+            calls_in_window=min(_sent_since(self._sent, now_s - self._window_s), self._burst),
             window_capacity=self._window_capacity(),
             burst=self._burst,
             window_s=self._window_s,
-            searches_in_window=len(self._searches),
+            searches_in_window=_sent_since(self._searches, now_s - SEARCH_WINDOW_S),
             search_capacity=self.limits.search_per_s,
             daily_used=self._daily_used,
             daily_limit=self._daily_limit,
@@ -364,6 +391,10 @@ class RateBudget:
             search_blocked_until=self._blocked_until(now, now_s, "search"),
             rate_limited_count=self._rate_limited_count,
         )
+
+    def _kept_sends(self) -> int:
+        # The window needs the last ``burst`` sends; ``observe`` looks a little further back.
+        return 2 * self._burst
 
     def _window_capacity(self) -> int:
         # A Max learned from headers is not validated against the headroom: keep one call.
@@ -390,7 +421,7 @@ class RateBudget:
             _keep_last(self._searches, self.limits.search_per_s)
         else:
             self._sent.append(now_s)
-            _keep_last(self._sent, self._burst)
+            _keep_last(self._sent, self._kept_sends())
         self._daily_used += 1
 
     def _next_reset(self, now: datetime) -> datetime:
@@ -431,10 +462,15 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"kind must be one of {', '.join(_KINDS)}, not {kind!r}")
 
 
-def _expire(sent: deque[float], cutoff_s: float) -> None:
-    """Drop send times at or before ``cutoff_s``: a call one full window old has left it."""
-    while sent and sent[0] <= cutoff_s + _EPSILON_S:
-        sent.popleft()
+def _sent_since(sent: deque[float], cutoff_s: float) -> int:
+    """How many of ``sent`` (oldest first) are after ``cutoff_s``: a call one full window
+    old has left it. Counts without dropping: ``observe`` looks further back than a window."""
+    count = 0
+    for sent_s in reversed(sent):
+        if sent_s <= cutoff_s + _EPSILON_S:
+            break
+        count += 1
+    return count
 
 
 def _keep_last(sent: deque[float], count: int) -> None:
@@ -444,8 +480,7 @@ def _keep_last(sent: deque[float], count: int) -> None:
 
 def _window_delay_s(sent: deque[float], window_s: float, capacity: int, now_s: float) -> float:
     """Seconds until fewer than ``capacity`` of ``sent`` are within the last ``window_s``."""
-    _expire(sent, now_s - window_s)
-    if len(sent) < capacity:
+    if _sent_since(sent, now_s - window_s) < capacity:
         return 0.0
     # The call whose leaving frees a slot: the capacity-th most recent one.
     return _remaining_s(sent[len(sent) - capacity] + window_s, now_s)

@@ -5,8 +5,9 @@ without Ray can host them itself (``WorkspaceHost``). Rules:
 
 - Activation rebuilds everything from Postgres, so a passivated or crashed workspace comes
   back as it was: the active agent configs, the metrics of the last ``metrics_window_s``
-  recomputed from activity and proposal rows, a fresh budget with the workspace's limits
-  (``CRM_AGENTS_WRITES__*``, large tenants their own), and the outbox writer, which first
+  recomputed from activity and proposal rows, a budget with the workspace's limits
+  (``CRM_AGENTS_WRITES__*``, large tenants their own) that starts from the CRM calls the
+  audit log holds for the last window and the day, and the outbox writer, which first
   recovers any batch a crash left in flight (``OutboxWriter.recover``).
 - Flushing: a full batch of pending fields (``batch_size``) is sent at once, and a backlog
   is flushed back to back; a partial batch waits at most ``flush_interval_s`` after its
@@ -34,6 +35,7 @@ from runtime.activity.models import WorkspaceMetrics
 from runtime.activity.repo import ActivityRepo
 from runtime.agent_configs.models import StoredAgentConfig
 from runtime.agent_configs.repo import AgentConfigRepo
+from runtime.audit.repo import AuditRepo
 from runtime.clock import Clock
 from runtime.connections.cipher import KeyRing
 from runtime.connections.service import load_credentials
@@ -107,9 +109,12 @@ class WorkspaceRuntime:
 
     async def activate(self) -> Activation:
         """Rebuild the workspace from Postgres and recover an interrupted batch."""
-        budget = self._shared_budget or RateBudget(
-            self._settings.writes.limits_for(self.workspace_id), clock=self._clock
-        )
+        budget = self._shared_budget
+        if budget is None:
+            budget = RateBudget(
+                self._settings.writes.limits_for(self.workspace_id), clock=self._clock
+            )
+            await self._restore(budget)
         crm = await self._crm(budget)
         writer = OutboxWriter(
             self._pool,
@@ -247,6 +252,21 @@ class WorkspaceRuntime:
             on_rate_limit_headers=budget.observe,
         )
         return self._client
+
+    async def _restore(self, budget: RateBudget) -> None:
+        """Give a fresh budget the calls HubSpot still counts: the audit log's CRM calls of
+        the last window and of the day (a shared budget is live and needs none)."""
+        now = self._clock.now()
+        audit = AuditRepo(self._pool)
+        lookback = timedelta(seconds=budget.limits.window_s + budget.limits.window_margin_s)
+        recent = await audit.crm_calls_since(self.workspace_id, now - lookback)
+        # The day began one day before the next reset (an approximation on the two days
+        # a year a daylight-saving zone's day is not 24 hours long).
+        day_began = budget.snapshot().daily_resets_at - timedelta(days=1)
+        budget.restore(
+            [(at, "search" if action == "crm.search" else "standard") for at, action in recent],
+            daily_used=await audit.count_crm_calls_since(self.workspace_id, day_began),
+        )
 
     async def _load_metrics(self) -> WorkspaceMetrics:
         since = self._clock.now() - timedelta(seconds=self._metrics_window_s)

@@ -27,6 +27,7 @@ KEYS = {
     "physical_limit_rps",
     "share_of_limit",
     "steady_share_of_limit",
+    "reuse_period_s",
     "rate_limited_429",
     "per_record_rate_rps",
     "per_record_429",

@@ -140,6 +140,18 @@ async def test_a_workspace_writes_its_queued_fields_once_and_counts_them(
     )
     assert await again.drain() == []  # nothing left, nothing written twice
     assert len(emulator.write_log()) == 1
+    # Its budget starts from the CRM calls HubSpot still counts (the runs' reads and the
+    # write), read from the audit log, not from an empty window.
+    # Searches have their own window (one second) but count toward the day.
+    counts = await pool.fetchrow(
+        "SELECT count(*) FILTER (WHERE action <> 'crm.search') AS standard, count(*) AS day"
+        " FROM audit_log WHERE workspace_id = $1 AND action LIKE 'crm.%'",
+        workspace,
+    )
+    assert counts["standard"] >= 2
+    budget = again.snapshot()["budget"]
+    assert budget["calls_in_window"] == counts["standard"]
+    assert budget["daily_used"] == counts["day"]
     await again.close()
 
 

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -487,3 +488,50 @@ async def test_a_429_on_a_window_others_spend_too_waits_it_out() -> None:
     await _spend(budget, 1)
     budget.on_rate_limited("TEN_SECONDLY_ROLLING", None)
     assert budget.delay_s() == 10.0
+
+
+async def test_our_calls_that_just_left_the_window_are_not_taken_for_another_clients() -> None:
+    # 190 calls at t=0 fill the window; at t=10.1 the first slots are free again and we send
+    # 10 more. HubSpot counted the answer's Remaining when the request arrived, before the
+    # old calls left its window (they arrived a little after we sent them): it says 0 left.
+    # The margin (the product's default) is what allows for that arrival delay.
+    clock = FakeClock()
+    budget = _budget(clock, window_margin_s=0.3)
+    await _spend(budget, 190)
+    clock.advance(10.35)
+    await _spend(budget, 10)
+    budget.observe(RateLimitHeaders(interval_max=190, interval_remaining=0, round_trip_s=0.3))
+    # Not 10 phantom calls of another client holding their slots until t=20.35: the slots
+    # of the first wave free up on their own schedule.
+    assert budget.snapshot().calls_in_window == 10
+    clock.advance(0.1)
+    assert budget.delay_s() == 0.0
+
+
+async def test_remaining_still_reveals_another_client_beyond_the_round_trip() -> None:
+    clock = FakeClock()
+    budget = _budget(clock)
+    await _spend(budget, 10)
+    clock.advance(5.0)
+    budget.observe(RateLimitHeaders(interval_max=190, interval_remaining=100, round_trip_s=0.3))
+    assert budget.snapshot().calls_in_window == 90
+
+
+async def test_a_restored_budget_counts_the_calls_a_previous_activation_made() -> None:
+    clock = FakeClock()
+    budget = _budget(clock)
+    now = clock.now()
+    # 180 calls 6 s ago and 10 searches, one 0.5 s ago; 40,000 calls today.
+    sent: list[tuple[datetime, Literal["standard", "search"]]] = [
+        (now - timedelta(seconds=6), "standard")
+    ] * 180
+    sent += [(now - timedelta(seconds=0.5), "search")] * 10
+    budget.restore(sent, daily_used=40_000)
+    snapshot = budget.snapshot()
+    assert snapshot.calls_in_window == 180
+    assert snapshot.searches_in_window == 5  # one second holds 5; the rest have no effect
+    assert snapshot.daily_used == 40_000
+    await _spend(budget, 10)
+    assert clock.monotonic_s() == 0.0
+    assert budget.delay_s() == pytest.approx(4.0)  # the restored calls leave 10 s after sending
+    assert budget.delay_s("search") == pytest.approx(0.5)

@@ -25,6 +25,10 @@ class RateLimitHeaders(BaseModel):
     interval_ms: int | None = None
     interval_max: int | None = None
     interval_remaining: int | None = None
+    round_trip_s: float | None = None
+    """Not a header: seconds from sending the request to reading this answer, when known.
+    HubSpot counted the window at some moment in between, so a reader comparing
+    ``interval_remaining`` with its own sends must allow for it."""
 
 
 def parse_rate_limit_headers(headers: Mapping[str, str]) -> RateLimitHeaders | None:

@@ -111,6 +111,7 @@ class ApiSession:
             if exc.status is None or exc.status >= 500:
                 return exc, Failure(sent=False)
             return exc, None
+        sent_s = self._clock.monotonic_s()
         try:
             response = await self._http.request(
                 method,
@@ -125,7 +126,7 @@ class ApiSession:
             logger.debug("HubSpot %s attempt %d: %s", action, attempt, type(exc).__name__)
             return error, failure
         logger.debug("HubSpot %s attempt %d: %d", action, attempt, response.status_code)
-        self._observe_rate_limit(response)
+        self._observe_rate_limit(response, round_trip_s=self._clock.monotonic_s() - sent_s)
         if response.is_success:
             return self._decode(response, action), None
         error, failure = error_from_response(response, action=action, secrets=(token,))
@@ -141,10 +142,11 @@ class ApiSession:
         except ValueError as exc:
             raise unreadable_answer(response, action=action, detail="not JSON") from exc
 
-    def _observe_rate_limit(self, response: httpx.Response) -> None:
+    def _observe_rate_limit(self, response: httpx.Response, *, round_trip_s: float) -> None:
         limits = parse_rate_limit_headers(response.headers)
         if limits is None:
             return
+        limits = limits.model_copy(update={"round_trip_s": round_trip_s})
         self.last_rate_limit = limits
         if self._on_rate_limit_headers is None:
             return
