@@ -17,10 +17,11 @@ import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     BaseModel,
     ConfigDict,
@@ -39,6 +40,8 @@ __all__ = [
     "ENCRYPTION_KEY_BYTES",
     "ENV_PREFIX",
     "KEY_ID_PATTERN",
+    "RESOURCE_NAME_PATTERN",
+    "ClusterSettings",
     "DatabaseSettings",
     "EnvVariable",
     "HubSpotSettings",
@@ -57,6 +60,11 @@ ROOT_DEFAULT_HOME = Path("/var/lib/crm-agents")
 ENCRYPTION_KEY_BYTES = 32  # AES-256
 KEY_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 """Key ids travel in every sealed blob (length-prefixed) and in ``crm_connections.key_id``."""
+RESOURCE_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+"""A large tenant's custom Ray resource: one lower-case word that YAML, JSON and a shell take
+unquoted, and never one of Ray's upper-case resources (CPU, GPU, TPU, ...)."""
+# Ray's own lower-case resources, which the pattern alone would let through.
+_RAY_LOWER_CASE_RESOURCES = frozenset({"memory", "object_store_memory", "neuron_cores"})
 
 
 def default_home(
@@ -171,6 +179,15 @@ class WorkerSettings(BaseModel):
     """How a process claims and executes agent runs (`crm-agents worker`, later `serve`)."""
 
     concurrency: int = Field(default=4, ge=1, le=256, description="Runs executed at once.")
+    batch_size: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description=(
+            "Runs handed to an executor together; their outcomes are recorded in one"
+            " transaction (with --ray, one Ray task each)."
+        ),
+    )
     lease_s: float = Field(
         default=60.0,
         ge=1.0,
@@ -196,6 +213,15 @@ class WorkerSettings(BaseModel):
         default=300.0,
         ge=0,
         description="Seconds a workspace's CRM records and schema are served from memory.",
+    )
+    crm_lookup_ttl_s: float = Field(
+        default=60.0,
+        ge=0,
+        description=(
+            "Seconds a CRM search answer (contacts by email, companies by domain) or an"
+            " association list is served from memory; a new contact is found that much later"
+            " at most. HubSpot allows 5 searches per second per account."
+        ),
     )
 
 
@@ -385,6 +411,38 @@ def _reasons(exc: ValidationError) -> str:
     return "; ".join(reasons)
 
 
+def _custom_resource_name(name: str) -> str:
+    if not RESOURCE_NAME_PATTERN.match(name):
+        raise ValueError(
+            "a custom resource name must be 1 to 63 lower-case letters, digits or '_',"
+            " starting with a letter"
+        )
+    if name in _RAY_LOWER_CASE_RESOURCES:
+        raise ValueError(f"{name!r} is one of Ray's own resources, not a custom one")
+    return name
+
+
+class ClusterSettings(BaseModel):
+    """Where workspace actors run on a Ray cluster of several nodes (``cluster.yaml``).
+
+    A large tenant's workspace actor is pinned to nodes that offer a custom Ray resource, and
+    every other workspace actor keeps off those nodes (``actors.options``). The map goes from
+    workspace id to resource name because placement is decided one workspace at a time, by the
+    id the runtime holds, and several workspaces of one customer may share a node type by
+    naming the same resource. Ops name the resource (it is not derived from the id) so that
+    ``cluster.yaml`` says in words whom a node type serves.
+    """
+
+    large_tenants: dict[UUID, Annotated[str, AfterValidator(_custom_resource_name)]] = Field(
+        default_factory=dict,
+        description=(
+            "Workspaces pinned to nodes of their own, as JSON: workspace id to the custom Ray"
+            " resource those nodes offer (a node type of cluster.yaml), e.g."
+            ' {"<workspace uuid>": "tenant_acme"}. Other workspaces never run on such nodes.'
+        ),
+    )
+
+
 class Settings(BaseSettings):
     """Everything crm-agents can be told through its environment."""
 
@@ -437,6 +495,9 @@ class Settings(BaseSettings):
     )
     writes: WriteSettings = Field(
         default_factory=WriteSettings, description="Batching and pacing of CRM writes."
+    )
+    cluster: ClusterSettings = Field(
+        default_factory=ClusterSettings, description="Placement of workspaces on a Ray cluster."
     )
 
     @property

@@ -93,7 +93,6 @@ class AuditRepo:
         )
         return [_entry(row) for row in rows]
 
-
     async def crm_calls_since(
         self, workspace_id: UUID, since: datetime, *, limit: int = 10_000
     ) -> list[tuple[datetime, str]]:

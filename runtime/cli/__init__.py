@@ -21,6 +21,7 @@ from runtime.cli.crm import crm_app
 from runtime.cli.db import db_app, migrate_command
 from runtime.cli.emulator import emulator_app
 from runtime.cli.meetings import meetings_app
+from runtime.cli.metrics import metrics_command
 from runtime.cli.results import activity_app, inbox_app
 from runtime.cli.tenants import user_app, workspace_app
 from runtime.cli.worker import worker_command
@@ -88,6 +89,7 @@ app.command("calibrate")(calibrate_command)
 app.command("worker")(worker_command)
 app.add_typer(activity_app, name="activity")
 app.add_typer(inbox_app, name="inbox")
+app.command("metrics")(metrics_command)
 
 
 def main(argv: list[str] | None = None) -> None:

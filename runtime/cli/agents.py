@@ -19,7 +19,8 @@ from runtime.agents.evaluation.runner import (
 )
 from runtime.agents.evaluation.scoring import SCORED_FIELDS, CaseScore, EvalReport
 from runtime.agents.extraction import Extractor
-from runtime.agents.extractors import KeywordExtractor, LlmExtractor, RulesExtractor
+from runtime.agents.extractors import EXTRACTORS, RulesExtractor
+from runtime.agents.extractors import extractor_named as named_extractor
 from runtime.agents.matching import RecordMatcher
 from runtime.agents.pipeline import run_agent, to_preview
 from runtime.agents.results import AgentPreviewResult
@@ -39,7 +40,6 @@ __all__ = [
     "preview_command",
 ]
 
-EXTRACTORS = ("rules", "baseline", "llm")
 EXTRACTOR_HELP = (
     "Extractor: rules (offline rule families, the default), baseline (the weak keyword"
     " baseline rules are measured against) or llm (the OpenAI-compatible endpoint of the"
@@ -199,13 +199,10 @@ def _calibration_text(result: CalibrationFit, out: Path) -> str:
 
 def extractor_named(name: str) -> Extractor:
     """The extractor an ``--extractor`` option names; anything else is bad input."""
-    if name == "rules":
-        return RulesExtractor()
-    if name == "baseline":
-        return KeywordExtractor()
-    if name == "llm":
-        return LlmExtractor(load_settings().llm)
-    raise InvalidInputError.one("--extractor", f"{name!r} is not one of {', '.join(EXTRACTORS)}")
+    try:
+        return named_extractor(name, load_settings().llm)
+    except ValueError as exc:
+        raise InvalidInputError.one("--extractor", str(exc)) from exc
 
 
 def _read(path: Path) -> bytes:

@@ -16,12 +16,12 @@ from runtime.cli.agents import EXTRACTOR_HELP, extractor_named
 from runtime.clock import SystemClock
 from runtime.connections.cipher import KeyRing
 from runtime.runs.crm_source import ConnectedCrms
-from runtime.runs.dispatcher import Dispatcher
+from runtime.runs.dispatcher import BatchRunner, Dispatcher
 from runtime.runs.executor import RunExecutor
 from runtime.runs.repo import RunRepo
 from runtime.settings import Settings
 from runtime.writes.budgeted import Budgets
-from runtime.writes.host import InProcessWorkspaces, WriteCoordinator
+from runtime.writes.host import InProcessWorkspaces, WorkspaceHost, WriteCoordinator
 
 __all__ = ["worker_command"]
 
@@ -47,6 +47,15 @@ def worker_command(
             " (--no-writes when workspace actors on Ray do the writing)."
         ),
     ),
+    on_ray: bool = typer.Option(
+        False,
+        "--ray",
+        help=(
+            "Execute runs as Ray tasks across the cluster (RAY_ADDRESS, else a local Ray"
+            " started here) in batches of CRM_AGENTS_WORKER__BATCH_SIZE, and write through"
+            " one Ray actor per workspace. Without it, everything runs in this process."
+        ),
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Execute agent runs as meetings arrive, until Ctrl-C or SIGTERM.
@@ -67,6 +76,7 @@ def worker_command(
 
         crm-agents worker                  # until Ctrl-C
         crm-agents worker --once --json    # drain the queue and report
+        crm-agents worker --ray            # fan runs out over a Ray cluster
     """
     settings = load_settings()
     extractor = extractor_named(extractor_name)
@@ -84,6 +94,7 @@ def worker_command(
                 settings.hubspot,
                 clock=clock,
                 cache_ttl_s=settings.worker.crm_cache_ttl_s,
+                lookup_ttl_s=settings.worker.crm_lookup_ttl_s,
                 budgets=budgets,
             )
             executor = RunExecutor(
@@ -93,18 +104,30 @@ def worker_command(
                 clock=clock,
                 max_attempts=settings.worker.max_attempts,
             )
-            host = InProcessWorkspaces(
+            local = InProcessWorkspaces(
                 pool, settings=settings, clock=clock, keyring=keyring, budgets=budgets
             )
+            host: WorkspaceHost = local
+            runner: BatchRunner | None = None
+            if on_ray:
+                # Imported here: runtime/ stays free of Ray; only this option needs it.
+                from actors.cluster import ray_runner_and_host
+
+                runner, host = ray_runner_and_host(settings, extractor=extractor_name)
             written = 0
             try:
                 if once:
-                    dispatcher = await _drain(pool, executor, settings, limit, quiet=as_json)
+                    dispatcher = await _drain(
+                        pool, executor, settings, limit, runner=runner, quiet=as_json
+                    )
                     if writes:
-                        written = await host.drain_all()
+                        # A script's last step: write here, whoever executed the runs.
+                        written = await local.drain_all()
                 else:
                     coordinator = WriteCoordinator(pool, host) if writes else None
-                    dispatcher = await _serve(pool, executor, settings, limit, coordinator)
+                    dispatcher = await _serve(
+                        pool, executor, settings, limit, coordinator, runner=runner
+                    )
                     await host.close()
             finally:
                 await crms.aclose()
@@ -123,7 +146,13 @@ def worker_command(
 
 
 async def _drain(
-    pool: Any, executor: RunExecutor, settings: Settings, limit: int, *, quiet: bool
+    pool: Any,
+    executor: RunExecutor,
+    settings: Settings,
+    limit: int,
+    *,
+    runner: BatchRunner | None,
+    quiet: bool,
 ) -> Dispatcher:
     queued = await RunRepo(pool).count_unfinished()
     with Progress(
@@ -134,8 +163,10 @@ async def _drain(
             pool,
             executor,
             concurrency=limit,
+            batch_size=settings.worker.batch_size,
             lease_s=settings.worker.lease_s,
             on_finished=lambda _run: progress.advance(task),
+            runner=runner,
         )
         await dispatcher.drain()
     return dispatcher
@@ -147,14 +178,18 @@ async def _serve(
     settings: Settings,
     limit: int,
     coordinator: WriteCoordinator | None,
+    *,
+    runner: BatchRunner | None,
 ) -> Dispatcher:
     dispatcher = Dispatcher(
         pool,
         executor,
         concurrency=limit,
+        batch_size=settings.worker.batch_size,
         lease_s=settings.worker.lease_s,
         poll_s=settings.worker.poll_s,
         grace_s=settings.worker.grace_s,
+        runner=runner,
     )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -17,9 +17,13 @@ budget. Rules:
   fewer;
 - ``batch_read`` answers the ids it can from the cache and reads all the others in one call
   (ids the CRM does not know come back as its input error and are not cached);
-- ``search``, ``list_page`` and ``associated_ids`` always read through and do not fill the
-  cache: HubSpot's search index trails its writes, so a search hit may be older than a
-  record this cache just dropped;
+- ``search`` answers and ``associated_ids`` lists are kept ``lookup_ttl_s`` per request
+  (matching a meeting looks its attendees' contacts up by email, and HubSpot allows 5
+  searches per second per account: without this, 5 meetings per second per account would
+  be the ceiling). They do not fill the record cache: HubSpot's search index trails its
+  writes. A write of an object type drops the searches of that type, and a write touching
+  a record (or a new record associated with it) drops the association lists of that record;
+  ``invalidate`` does the same; ``list_page`` always reads through;
 - ``batch_create`` and ``batch_update`` go through, then drop the records they touched
   (updated ids; for creates, the records the new ones were associated with, whose
   association lists changed), also when the call fails: it may have been applied in part.
@@ -32,8 +36,10 @@ budget. Rules:
   caller that is cancelled leaves the shared read running for the others.
 
 ``stats`` counts lookups (one per ``get``, per ``batch_read`` id, per definitions or
-pipelines read): each is a hit, a miss (it read through) or coalesced (it waited for a
-read already in flight); evictions count records dropped to stay within ``max_records``.
+pipelines read, per search or association list): each is a hit, a miss (it read through)
+or coalesced (it waited for a read already in flight); evictions count records dropped to
+stay within ``max_records`` (searches and association lists have a bound of their own, the
+same number).
 
 Every dictionary is read and written with no ``await`` in between, so concurrent callers
 on one event loop never see half an update.
@@ -164,6 +170,18 @@ class _Entry:
 
 
 @dataclass(frozen=True)
+class _Kept:
+    """A search answer or an association list, and what a write must drop it for."""
+
+    answer: Page | list[str]
+    expires_at_s: float
+    searched: ObjectType | None
+    """The object type searched (writes of that type drop it)."""
+    record: _Key | None
+    """The record whose associations these are (writes touching it drop them)."""
+
+
+@dataclass(frozen=True)
 class _Flight:
     """A record read in flight that later identical (or smaller) reads may wait for."""
 
@@ -204,15 +222,19 @@ class CachedCrm:
         clock: Clock,
         ttl_s: float = 300.0,
         max_records: int = 10_000,
+        lookup_ttl_s: float = 60.0,
     ) -> None:
         """Args:
         inner: the port reads go through to.
         clock: decides expiry (its monotonic seconds), so tests move time by hand.
         ttl_s: how long an answer is served from memory.
         max_records: how many records are kept; the least recently used go first.
+        lookup_ttl_s: how long a search answer or an association list is served.
         """
         if ttl_s < 0:
             raise ValueError(f"ttl_s must not be negative, not {ttl_s}")
+        if lookup_ttl_s < 0:
+            raise ValueError(f"lookup_ttl_s must not be negative, not {lookup_ttl_s}")
         if max_records < 1:
             raise ValueError(f"max_records must be at least 1, not {max_records}")
         self._inner = inner
@@ -221,6 +243,10 @@ class CachedCrm:
         self._max_records = max_records
         self._records: OrderedDict[_Key, _Entry] = OrderedDict()
         self._flights: dict[_Key, list[_Flight]] = {}
+        self._lookup_ttl_s = lookup_ttl_s
+        self._kept: OrderedDict[tuple[str, ...], _Kept] = OrderedDict()
+        self._lookups: dict[tuple[str, ...], asyncio.Task[Page | list[str]]] = {}
+        self._lookups_dropped_at = 0
         self._definitions: _SchemaPart[PropertyDefinition] = _SchemaPart()
         self._pipelines: _SchemaPart[Pipeline] = _SchemaPart()
         # Invalidation versus reads in flight: every read start and every invalidation takes
@@ -248,12 +274,13 @@ class CachedCrm:
     def invalidate(self, object_type: ObjectType, ids: Iterable[str]) -> None:
         """Forget these records; reads in flight for them will not be cached."""
         self._seq += 1
-        for record_id in ids:
-            key = (object_type, record_id)
+        keys = {(object_type, record_id) for record_id in ids}
+        for key in keys:
             self._records.pop(key, None)
             self._flights.pop(key, None)
             if self._reads_in_flight:
                 self._invalidated_at[key] = self._seq
+        self._drop_lookups(lambda kept: kept.searched == object_type or kept.record in keys)
 
     def invalidate_all(self) -> None:
         """Forget every record, property definition and pipeline."""
@@ -263,6 +290,7 @@ class CachedCrm:
         self._flights.clear()
         self._definitions.clear()
         self._pipelines.clear()
+        self._drop_lookups(lambda _: True)
 
     # Cached reads -------------------------------------------------------------------------
 
@@ -346,12 +374,26 @@ class CachedCrm:
         )
 
     async def search(self, object_type: ObjectType, request: SearchRequest) -> Page:
-        return await self._inner.search(object_type, request)
+        answer = await self._looked_up(
+            ("search", object_type, request.model_dump_json()),
+            lambda: self._inner.search(object_type, request),
+            searched=object_type,
+            record=None,
+        )
+        assert isinstance(answer, Page)
+        return answer
 
     async def associated_ids(
         self, from_type: ObjectType, record_id: str, to_type: ObjectType
     ) -> list[str]:
-        return await self._inner.associated_ids(from_type, record_id, to_type)
+        answer = await self._looked_up(
+            ("associations", from_type, record_id, to_type),
+            lambda: self._inner.associated_ids(from_type, record_id, to_type),
+            searched=None,
+            record=(from_type, record_id),
+        )
+        assert isinstance(answer, list)
+        return list(answer)  # a copy: callers may change their list
 
     # Writes -------------------------------------------------------------------------------
 
@@ -369,6 +411,7 @@ class CachedCrm:
                     linked.setdefault(link.to_object_type, set()).add(link.to_id)
             for to_type, ids in linked.items():
                 self.invalidate(to_type, ids)
+            self._drop_lookups(lambda kept: kept.searched == object_type)
 
     async def batch_update(
         self, object_type: ObjectType, inputs: Sequence[RecordUpdate]
@@ -379,6 +422,59 @@ class CachedCrm:
             self.invalidate(object_type, [i.id for i in inputs])
 
     # --------------------------------------------------------------------------------------
+
+    async def _looked_up(
+        self,
+        key: tuple[str, ...],
+        read: Callable[[], Awaitable[Page | list[str]]],
+        *,
+        searched: ObjectType | None,
+        record: _Key | None,
+    ) -> Page | list[str]:
+        """A kept answer, a read in flight to share, or a new read that is then kept."""
+        kept = self._kept.get(key)
+        if kept is not None and kept.expires_at_s > self._clock.monotonic_s():
+            self._hits += 1
+            self._kept.move_to_end(key)
+            return kept.answer
+        task = self._lookups.get(key)
+        if task is not None:
+            self._coalesced += 1
+        else:
+            self._misses += 1
+            self._seq += 1
+            started = self._seq
+
+            async def read_and_keep() -> Page | list[str]:
+                answer = await read()
+                # Kept only when no write dropped lookups since the read began.
+                if started > self._lookups_dropped_at:
+                    expires_at_s = self._clock.monotonic_s() + self._lookup_ttl_s
+                    self._kept[key] = _Kept(answer, expires_at_s, searched, record)
+                    self._kept.move_to_end(key)
+                    while len(self._kept) > self._max_records:
+                        self._kept.popitem(last=False)
+                        self._evictions += 1
+                return answer
+
+            task = asyncio.get_running_loop().create_task(read_and_keep())
+            self._lookups[key] = task
+
+            def land(done: asyncio.Task[Page | list[str]]) -> None:
+                _consume(done)
+                if self._lookups.get(key) is done:
+                    del self._lookups[key]
+
+            task.add_done_callback(land)
+        return await asyncio.shield(task)
+
+    def _drop_lookups(self, dropped: Callable[[_Kept], bool]) -> None:
+        """Forget the kept lookups ``dropped`` selects; reads in flight are not kept."""
+        self._seq += 1
+        self._lookups_dropped_at = self._seq
+        self._lookups.clear()
+        for key in [key for key, kept in self._kept.items() if dropped(kept)]:
+            del self._kept[key]
 
     def _lookup(self, key: _Key, want: _Want) -> CrmRecord | None:
         entry = self._records.get(key)

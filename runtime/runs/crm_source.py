@@ -12,6 +12,7 @@ connection takes effect at the next run; the old client is closed then.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -24,10 +25,11 @@ from runtime.connections.service import crm_client, load_credentials
 from runtime.crm.audited import AuditedCrm
 from runtime.crm.cached import CachedCrm
 from runtime.crm.hubspot.client import HubSpotClient
+from runtime.crm.hubspot.retry import RetryPolicy
 from runtime.crm.port import CrmPort
 from runtime.runs.executor import NoCrmConnectionError, WorkspaceCrm
 from runtime.settings import HubSpotSettings
-from runtime.writes.budgeted import BudgetedCrm, Budgets
+from runtime.writes.budgeted import BudgetedCrm, BudgetSource
 
 __all__ = ["ConnectedCrms"]
 
@@ -51,13 +53,15 @@ class ConnectedCrms:
         *,
         clock: Clock,
         cache_ttl_s: float = 300.0,
-        budgets: Budgets | None = None,
+        lookup_ttl_s: float = 60.0,
+        budgets: BudgetSource | None = None,
     ) -> None:
         self._pool = pool
         self._keyring = keyring
         self._hubspot = hubspot
         self._clock = clock
         self._cache_ttl_s = cache_ttl_s
+        self._lookup_ttl_s = lookup_ttl_s
         self._budgets = budgets
         self._by_workspace: dict[UUID, _Connected] = {}
         self._lock = asyncio.Lock()
@@ -77,12 +81,18 @@ class ConnectedCrms:
                 return current.crm
             if current is not None:
                 await current.client.aclose()
-            client = crm_client(connection, credentials, self._hubspot)
+            # With a budget, a 429 is its to send again (counted); the client retries the rest.
+            retry = RetryPolicy.from_settings(self._hubspot)
+            if self._budgets is not None:
+                retry = dataclasses.replace(retry, retry_rate_limited=False)
+            client = crm_client(connection, credentials, self._hubspot, retry=retry)
             audited = AuditedCrm(client, workspace_id=workspace_id, clock=self._clock)
             reads: CrmPort = audited
             if self._budgets is not None:
                 reads = BudgetedCrm(audited, self._budgets.for_workspace(workspace_id))
-            cached = CachedCrm(reads, clock=self._clock, ttl_s=self._cache_ttl_s)
+            cached = CachedCrm(
+                reads, clock=self._clock, ttl_s=self._cache_ttl_s, lookup_ttl_s=self._lookup_ttl_s
+            )
             crm = WorkspaceCrm(port=cached, audit=audited)
             self._by_workspace[workspace_id] = _Connected(
                 connection.id, connection.updated_at, client, crm

@@ -11,7 +11,13 @@ Every long-running process (``crm-agents worker``, later ``serve`` and ``demo``)
 - Waking up: new runs send a NOTIFY (``runtime.events.AGENT_RUNS``) that wakes a waiting
   dispatcher at once; it also looks every ``poll_s`` seconds, for expired leases and for
   notifications sent while it was not listening.
-- Bounded work: at most ``concurrency`` runs execute at once per dispatcher.
+- Bounded work: at most ``concurrency`` runs are in hand at once per dispatcher, in
+  batches of up to ``batch_size``. A batch is handed to a runner: by default this
+  process's ``RunExecutor.execute_batch`` (plain asyncio), or ``actors.executor.RayRunner``,
+  which executes it as a Ray task on any node of the cluster. Either way the batch's
+  outcomes are recorded in one transaction by the process that ran it.
+- A runner whose process died (a killed Ray worker) raises ``ExecutorLostError``: the
+  batch's leases end at once and its runs are claimed again, their attempt counted.
 - Stopping: ``stop()`` ends claiming, lets running runs finish for ``grace_s`` seconds, then
   cancels the rest and hands them back to the queue.
 - A run that fails on our side (a bug, a lost database connection during the agent) is
@@ -27,18 +33,26 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 
 from runtime.events import AGENT_RUNS, Event, listen
-from runtime.runs.executor import LeaseLostError, RunExecutor
+from runtime.runs.executor import RunExecutor, RunResult
 from runtime.runs.models import AgentRun
 from runtime.runs.repo import RunRepo
 
-__all__ = ["Dispatcher", "owner_id"]
+__all__ = ["BatchRunner", "Dispatcher", "ExecutorLostError", "owner_id"]
 
 _log = logging.getLogger(__name__)
+
+
+BatchRunner = Callable[[Sequence[AgentRun], str], Awaitable[list[RunResult]]]
+"""Executes a batch of runs claimed by an owner and records their outcomes."""
+
+
+class ExecutorLostError(Exception):
+    """The process executing a batch died before it answered; nothing more is known."""
 
 
 def owner_id() -> str:
@@ -55,27 +69,34 @@ class Dispatcher:
         executor: RunExecutor,
         *,
         concurrency: int = 4,
+        batch_size: int = 1,
         lease_s: float = 60.0,
         poll_s: float = 5.0,
         grace_s: float = 30.0,
         owner: str | None = None,
         on_finished: Callable[[AgentRun], None] | None = None,
+        runner: BatchRunner | None = None,
     ) -> None:
         """Args (besides the module docstring's): ``on_finished`` is told each run this
-        dispatcher recorded (a progress bar, a metric)."""
+        dispatcher recorded (a progress bar, a metric); ``runner`` executes batches
+        elsewhere (default: ``executor.execute_batch``, in this process)."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
         self.owner = owner or owner_id()
         self._pool = pool
         self._executor = executor
+        self._runner: BatchRunner = runner or executor.execute_batch
         self._concurrency = concurrency
+        self._batch_size = batch_size
         self._lease_s = lease_s
         self._poll_s = poll_s
         self._grace_s = grace_s
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._on_finished = on_finished
-        self._running: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._running: dict[asyncio.Task[None], list[AgentRun]] = {}
         self.completed = 0
         self.failed = 0
 
@@ -108,9 +129,7 @@ class Dispatcher:
             if not claimed and not self._running:
                 return self.completed + self.failed - before
             if self._running:
-                await asyncio.wait(
-                    list(self._running.values()), return_when=asyncio.FIRST_COMPLETED
-                )
+                await asyncio.wait(list(self._running), return_when=asyncio.FIRST_COMPLETED)
 
     async def _wake_on(self, events: asyncio.Queue[Event]) -> None:
         while True:
@@ -118,68 +137,91 @@ class Dispatcher:
             self._wake.set()
 
     async def _fill(self) -> int:
-        """Claim as many runs as there are free slots; start them."""
-        free = self._concurrency - len(self._running)
+        """Claim as many runs as there is room for; start them in batches."""
+        free = self._concurrency - sum(len(runs) for runs in self._running.values())
         if free <= 0 or self._stopping.is_set():
             return 0
         claimed = await RunRepo(self._pool).claim(self.owner, limit=free, lease_s=self._lease_s)
-        for run in claimed:
-            task = asyncio.create_task(self._execute(run), name=f"run {run.id}")
-            self._running[run.id] = task
+        for start in range(0, len(claimed), self._batch_size):
+            batch = claimed[start : start + self._batch_size]
+            task = asyncio.create_task(self._execute(batch), name=f"runs from {batch[0].id}")
+            self._running[task] = batch
         return len(claimed)
 
-    async def _execute(self, run: AgentRun) -> None:
-        heartbeat = asyncio.create_task(self._heartbeat(run))
+    async def _execute(self, runs: list[AgentRun]) -> None:
+        heartbeat = asyncio.create_task(self._heartbeat(runs))
         try:
-            activity = await self._executor.execute(run, self.owner)
-            if activity.status == "failed":
-                self.failed += 1
-            else:
-                self.completed += 1
-            if self._on_finished is not None:
-                self._on_finished(run)
-        except LeaseLostError as exc:
-            _log.warning("%s; its outcome was not recorded here", exc)
+            results = await self._runner(runs, self.owner)
+            by_id = {run.id: run for run in runs}
+            for result in results:
+                if result.status is None:
+                    _log.warning(
+                        "run %s: lease lost; its outcome was not recorded here", result.run_id
+                    )
+                    continue
+                if result.status == "failed":
+                    self.failed += 1
+                else:
+                    self.completed += 1
+                if self._on_finished is not None:
+                    self._on_finished(by_id[result.run_id])
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # a bug or lost database: record it, never drop the run
-            _log.exception("run %s failed on our side", run.id)
-            await self._record_failure(run, f"internal error: {type(exc).__name__}: {exc}")
+        except ExecutorLostError as exc:
+            _log.warning(
+                "%d run(s) lost with their process (%s); claiming them again", len(runs), exc
+            )
+            await self._abandon(runs)
+        except Exception as exc:  # a bug or lost database: record it, never drop the runs
+            _log.exception("a batch of %d run(s) failed on our side", len(runs))
+            for run in runs:
+                await self._record_failure(run, f"internal error: {type(exc).__name__}: {exc}")
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
-            self._running.pop(run.id, None)
+            current = asyncio.current_task()
+            if current is not None:
+                self._running.pop(current, None)
             self._wake.set()
+
+    async def _abandon(self, runs: Sequence[AgentRun]) -> None:
+        try:
+            await RunRepo(self._pool).abandon([run.id for run in runs], self.owner)
+        except (OSError, asyncpg.PostgresError):
+            _log.warning("runs not handed back (database unreachable); their leases expire")
 
     async def _record_failure(self, run: AgentRun, message: str) -> None:
         try:
             await self._executor.record_failure(run, self.owner, message)
             self.failed += 1
         except Exception:
-            # The database itself is gone: the lease expires and another dispatcher retries.
+            # The database itself is gone, or the lease was lost: the lease expires and
+            # another dispatcher retries.
             _log.exception("run %s: the failure could not be recorded either", run.id)
 
-    async def _heartbeat(self, run: AgentRun) -> None:
+    async def _heartbeat(self, runs: Sequence[AgentRun]) -> None:
         interval = self._lease_s / 3
-        while True:
+        ids = [run.id for run in runs]
+        while ids:
             await asyncio.sleep(interval)
             try:
-                held = await RunRepo(self._pool).extend_lease(
-                    run.id, self.owner, lease_s=self._lease_s
+                held = await RunRepo(self._pool).extend_leases(
+                    ids, self.owner, lease_s=self._lease_s
                 )
             except (OSError, asyncpg.PostgresError):
-                _log.warning("run %s: lease not renewed (database unreachable)", run.id)
+                _log.warning("%d run(s): leases not renewed (database unreachable)", len(ids))
                 continue
-            if not held:
-                _log.warning("run %s: lease lost to another dispatcher", run.id)
-                return
+            lost = [run_id for run_id in ids if run_id not in held]
+            for run_id in lost:
+                _log.warning("run %s: lease lost or run finished", run_id)
+            ids = [run_id for run_id in ids if run_id in held]
 
     async def _wind_down(self) -> None:
         if not self._running:
             return
-        _, pending = await asyncio.wait(list(self._running.values()), timeout=self._grace_s)
-        unfinished = [run_id for run_id, task in self._running.items() if task in pending]
+        _, pending = await asyncio.wait(list(self._running), timeout=self._grace_s)
+        unfinished = [run.id for task in pending for run in self._running.get(task, [])]
         for task in pending:
             task.cancel()
         for task in pending:

@@ -17,6 +17,7 @@ a ``failed`` activity with a message that says what to do.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -40,6 +41,7 @@ from runtime.crm.audited import AuditedCrm
 from runtime.crm.errors import CrmError
 from runtime.crm.port import CrmPort
 from runtime.errors import ClientError, ExtractionError
+from runtime.inbox.models import Proposal
 from runtime.inbox.repo import InboxRepo
 from runtime.meetings.models import Meeting
 from runtime.meetings.repo import MeetingRepo
@@ -55,7 +57,14 @@ from runtime.runs.outcome import (
 from runtime.runs.repo import RunRepo
 from runtime.users.repo import UserRepo
 
-__all__ = ["CrmSource", "LeaseLostError", "NoCrmConnectionError", "RunExecutor", "WorkspaceCrm"]
+__all__ = [
+    "CrmSource",
+    "LeaseLostError",
+    "NoCrmConnectionError",
+    "RunExecutor",
+    "RunResult",
+    "WorkspaceCrm",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -96,6 +105,23 @@ class CrmSource(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class RunResult:
+    """What became of one run of a batch: its activity's status, or None when the run's
+    lease was lost meanwhile (another dispatcher holds it; nothing was recorded here)."""
+
+    run_id: UUID
+    status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    run: AgentRun
+    outcome: RunOutcome
+    user_id: UUID
+    audit: Sequence[AuditEntry]
+
+
+@dataclass(frozen=True, slots=True)
 class _Agent:
     id: UUID
     name: str
@@ -131,20 +157,66 @@ class RunExecutor:
         Raises:
             LeaseLostError: the lease was lost meanwhile; nothing was recorded.
         """
+        prepared = await self._prepare(run)
+        return await self.record(
+            run, owner, prepared.outcome, user_id=prepared.user_id, audit=prepared.audit
+        )
+
+    async def execute_batch(self, runs: Sequence[AgentRun], owner: str) -> list[RunResult]:
+        """Run ``runs`` (claimed by ``owner``) side by side and record their outcomes in one
+        transaction: one commit and a few statements for the whole batch instead of a
+        transaction per run. A run that breaks on our side is recorded as failed with the
+        error; a run whose lease was lost meanwhile is left to its new holder. When the
+        batch's transaction fails, each run is recorded on its own, so one bad run does not
+        hold the others back.
+        """
+        prepared: list[_Prepared] = []
+        for run, found in zip(
+            runs,
+            await asyncio.gather(*(self._prepare(run) for run in runs), return_exceptions=True),
+            strict=True,
+        ):
+            if isinstance(found, _Prepared):
+                prepared.append(found)
+            elif isinstance(found, Exception):
+                _log.error("run %s failed on our side", run.id, exc_info=found)
+                prepared.append(await self._failure(run, _internal(found)))
+            else:
+                raise found  # cancelled, or the process is going down
+        try:
+            return await self._record_many(prepared, owner)
+        except Exception:
+            _log.exception("a batch of %d runs could not be recorded together", len(runs))
+        results = []
+        for item in prepared:
+            try:
+                activity = await self.record(
+                    item.run, owner, item.outcome, user_id=item.user_id, audit=item.audit
+                )
+            except LeaseLostError:
+                results.append(RunResult(item.run.id, None))
+            else:
+                results.append(RunResult(item.run.id, activity.status))
+        return results
+
+    async def record_failure(self, run: AgentRun, owner: str, message: str) -> ActivityLog:
+        """Record a run that broke on our side as failed (the dispatcher's last resort)."""
+        failure = await self._failure(run, message)
+        return await self.record(run, owner, failure.outcome, user_id=failure.user_id, audit=())
+
+    async def _prepare(self, run: AgentRun) -> _Prepared:
+        """Everything a run records, worked out before its transaction."""
         async with self._pool.acquire() as conn:
             meeting = await MeetingRepo(conn).get(run.workspace_id, run.meeting_id)
             agent = _agent(await RunRepo(conn).agent_of(run.agent_config_id))
             user_id = await _recipient(conn, run.workspace_id, meeting.owner_email, agent)
         outcome, audit = await self._outcome(run, meeting, agent)
-        return await self.record(run, owner, outcome, user_id=user_id, audit=audit)
+        return _Prepared(run, outcome, user_id, audit)
 
-    async def record_failure(self, run: AgentRun, owner: str, message: str) -> ActivityLog:
-        """Record a run that broke on our side as failed (the dispatcher's last resort)."""
+    async def _failure(self, run: AgentRun, message: str) -> _Prepared:
         async with self._pool.acquire() as conn:
             agent = _agent(await RunRepo(conn).agent_of(run.agent_config_id))
-        return await self.record(
-            run, owner, failed_outcome(message), user_id=agent.created_by, audit=()
-        )
+        return _Prepared(run, failed_outcome(message), agent.created_by, ())
 
     async def _outcome(
         self, run: AgentRun, meeting: Meeting, agent: _Agent
@@ -207,58 +279,107 @@ class RunExecutor:
     ) -> ActivityLog:
         """Write the outcome of ``run`` in one transaction (see the module docstring)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            status: RunStatus = "failed" if outcome.status == "failed" else "done"
-            if not await RunRepo(conn).finish(run.id, owner, status, outcome.error_message):
+            if not await RunRepo(conn).finish(
+                run.id, owner, _run_status(outcome), outcome.error_message
+            ):
                 raise LeaseLostError(f"run {run.id} is no longer held by {owner}")
-            activity = await ActivityRepo(conn).insert(
-                NewActivity(
-                    workspace_id=run.workspace_id,
-                    agent_config_id=run.agent_config_id,
-                    user_id=user_id,
-                    meeting_id=run.meeting_id,
-                    crm_record_id=outcome.crm_record_id,
-                    crm_record_type=outcome.crm_record_type,
-                    action_type=outcome.action_type,
-                    fields_updated=outcome.fields_updated,
-                    overall_confidence=outcome.overall_confidence,
-                    status=outcome.status,
-                    error_message=outcome.error_message,
-                    agent_run_id=run.id,
-                    details=outcome.details,
-                )
-            )
-            inbox = InboxRepo(conn)
-            item_id = None
-            if outcome.inbox is not None:
-                item = await inbox.insert_item(
-                    outcome.inbox,
-                    workspace_id=run.workspace_id,
-                    user_id=user_id,
-                    activity_log_id=activity.id,
-                )
-                item_id = item.id
-            proposals = await inbox.insert_proposals(
-                outcome.proposals,
-                workspace_id=run.workspace_id,
-                activity_log_id=activity.id,
-                crm_record_type=RECORD_TYPE,
-                crm_record_id=outcome.crm_record_id,
-                inbox_item_id=item_id,
-            )
-            await OutboxRepo(conn).enqueue(
-                run.workspace_id, [p for p in proposals if p.status == "queued"]
-            )
+            activity, queued = await _insert_rows(conn, run, outcome, user_id)
+            await OutboxRepo(conn).enqueue(run.workspace_id, queued)
             if audit:
                 await AuditRepo(conn).insert_many(audit)
-        _log.info(
-            "run %s: %s %s (%d proposed, %s)",
-            run.id,
-            outcome.action_type,
-            outcome.status,
-            len(outcome.proposals),
-            outcome.error_message or "ok",
-        )
+        _logged(run, outcome)
         return activity
+
+    async def _record_many(self, items: Sequence[_Prepared], owner: str) -> list[RunResult]:
+        """``record`` for a batch, in one transaction; runs no longer held are skipped."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            held = await RunRepo(conn).finish_many(
+                owner,
+                [(i.run.id, _run_status(i.outcome), i.outcome.error_message) for i in items],
+            )
+            status_of: dict[UUID, str] = {}
+            queued: dict[UUID, list[Proposal]] = {}
+            audit: list[AuditEntry] = []
+            for item in items:
+                if item.run.id not in held:
+                    continue
+                activity, proposals = await _insert_rows(conn, item.run, item.outcome, item.user_id)
+                status_of[item.run.id] = activity.status or item.outcome.status
+                queued.setdefault(item.run.workspace_id, []).extend(proposals)
+                audit.extend(item.audit)
+            outbox = OutboxRepo(conn)
+            for workspace_id, proposals in queued.items():
+                await outbox.enqueue(workspace_id, proposals)
+            await AuditRepo(conn).insert_many(audit)
+        for item in items:
+            if item.run.id in held:
+                _logged(item.run, item.outcome)
+            else:
+                _log.warning(
+                    "run %s is no longer held by %s; not recorded here", item.run.id, owner
+                )
+        return [RunResult(i.run.id, status_of.get(i.run.id)) for i in items]
+
+
+async def _insert_rows(
+    conn: asyncpg.Connection, run: AgentRun, outcome: RunOutcome, user_id: UUID
+) -> tuple[ActivityLog, list[Proposal]]:
+    """A finished run's activity log, inbox item and proposals; the proposals to write."""
+    activity = await ActivityRepo(conn).insert(
+        NewActivity(
+            workspace_id=run.workspace_id,
+            agent_config_id=run.agent_config_id,
+            user_id=user_id,
+            meeting_id=run.meeting_id,
+            crm_record_id=outcome.crm_record_id,
+            crm_record_type=outcome.crm_record_type,
+            action_type=outcome.action_type,
+            fields_updated=outcome.fields_updated,
+            overall_confidence=outcome.overall_confidence,
+            status=outcome.status,
+            error_message=outcome.error_message,
+            agent_run_id=run.id,
+            details=outcome.details,
+        )
+    )
+    inbox = InboxRepo(conn)
+    item_id = None
+    if outcome.inbox is not None:
+        item = await inbox.insert_item(
+            outcome.inbox,
+            workspace_id=run.workspace_id,
+            user_id=user_id,
+            activity_log_id=activity.id,
+        )
+        item_id = item.id
+    proposals = await inbox.insert_proposals(
+        outcome.proposals,
+        workspace_id=run.workspace_id,
+        activity_log_id=activity.id,
+        crm_record_type=RECORD_TYPE,
+        crm_record_id=outcome.crm_record_id,
+        inbox_item_id=item_id,
+    )
+    return activity, [p for p in proposals if p.status == "queued"]
+
+
+def _run_status(outcome: RunOutcome) -> RunStatus:
+    return "failed" if outcome.status == "failed" else "done"
+
+
+def _internal(exc: Exception) -> str:
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
+def _logged(run: AgentRun, outcome: RunOutcome) -> None:
+    _log.info(
+        "run %s: %s %s (%d proposed, %s)",
+        run.id,
+        outcome.action_type,
+        outcome.status,
+        len(outcome.proposals),
+        outcome.error_message or "ok",
+    )
 
 
 def _agent(row: dict[str, Any]) -> _Agent:

@@ -51,6 +51,21 @@ SET status = $3, error_message = $4, finished_at = clock_timestamp(), lease_expi
 WHERE id = $1 AND lease_owner = $2 AND status = 'running'
 RETURNING id;
 
+-- name: finish_runs
+-- finish_run for a batch: ($2, $3, $4) are arrays of run ids, statuses and error messages.
+UPDATE agent_runs AS r
+SET status = f.status, error_message = f.error_message, finished_at = clock_timestamp(),
+    lease_expires_at = NULL
+FROM unnest($2::uuid[], $3::text[], $4::text[]) AS f (id, status, error_message)
+WHERE r.id = f.id AND r.lease_owner = $1 AND r.status = 'running'
+RETURNING r.id;
+
+-- name: extend_leases
+UPDATE agent_runs
+SET lease_expires_at = clock_timestamp() + make_interval(secs => $3)
+WHERE id = ANY($1::uuid[]) AND lease_owner = $2 AND status = 'running'
+RETURNING id;
+
 -- name: release_run
 -- A dispatcher stopping cleanly hands back what it has not finished, for the next one.
 UPDATE agent_runs
@@ -82,3 +97,12 @@ SELECT count(*) FROM agent_runs WHERE status IN ('pending', 'running');
 SELECT id, workspace_id, created_by, name, crm_type, status, is_template, config
 FROM agent_configs
 WHERE id = $1;
+
+-- name: abandon_runs
+-- The process executing these runs died: end their lease now, so the next claim takes them
+-- again. Their attempt stays counted (unlike release_run), so a run that keeps killing its
+-- process is given up after max_attempts.
+UPDATE agent_runs
+SET lease_expires_at = clock_timestamp()
+WHERE id = ANY($1::uuid[]) AND lease_owner = $2 AND status = 'running'
+RETURNING id;

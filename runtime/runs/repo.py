@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -45,6 +46,34 @@ class RunRepo:
         """Mark the run done or failed; False when ``owner`` no longer holds it."""
         found = await self._db.fetchval(_SQL["finish_run"], run_id, owner, status, error_message)
         return found is not None
+
+    async def finish_many(
+        self, owner: str, runs: Sequence[tuple[UUID, RunStatus, str | None]]
+    ) -> set[UUID]:
+        """``finish`` for (run id, status, error message) of many runs in one statement;
+        the ids ``owner`` still held (and finished)."""
+        if not runs:
+            return set()
+        rows = await self._db.fetch(
+            _SQL["finish_runs"],
+            owner,
+            [run_id for run_id, _, _ in runs],
+            [status for _, status, _ in runs],
+            [error for _, _, error in runs],
+        )
+        return {row["id"] for row in rows}
+
+    async def extend_leases(
+        self, run_ids: Sequence[UUID], owner: str, *, lease_s: float
+    ) -> set[UUID]:
+        """``extend_lease`` for many runs in one statement; the ids still held."""
+        rows = await self._db.fetch(_SQL["extend_leases"], list(run_ids), owner, lease_s)
+        return {row["id"] for row in rows}
+
+    async def abandon(self, run_ids: Sequence[UUID], owner: str) -> set[UUID]:
+        """End the leases of runs whose executing process died, attempts kept; the ids."""
+        rows = await self._db.fetch(_SQL["abandon_runs"], list(run_ids), owner)
+        return {row["id"] for row in rows}
 
     async def release(self, run_id: UUID, owner: str) -> bool:
         """Hand an unfinished run back to the queue (a clean shutdown)."""

@@ -4,17 +4,19 @@ HubSpot's burst and daily limits are the account's, shared by everything we send
 agents' reads as much as the writer's batches. ``BudgetedCrm`` puts a port's calls inside
 a ``runtime.writes.budget.RateBudget``: searches ask for a search slot (HubSpot limits them
 apart), everything else for a standard one; a 429 that still comes back tells the budget
-(``on_rate_limited``) before it is raised on. Put it behind a cache, so a cache hit costs
+(``on_rate_limited``), and the call is sent again once the budget lets it (up to
+``attempts`` sends; a 429 is a call HubSpot did not carry out, and a daily one is raised at
+once). Put it behind a cache, so a cache hit costs
 no budget, and in front of the audit recorder and the client. ``Budgets`` keeps one budget
-per workspace in a process, so its runs and its writer spend the same one. (Runs on other
-processes than their workspace's writer, on Ray, have budgets of their own: a known gap
-until runs ask the workspace actor.)
+per workspace in a process, so its runs and its writer spend the same one; on Ray, runs
+in executor processes spend their workspace actor's budget instead
+(``actors.workspace_actor.ActorBudgets``), the one its writer spends.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Protocol, TypeVar
 from uuid import UUID
 
 from runtime.clock import Clock
@@ -34,9 +36,23 @@ from runtime.crm.port import (
 from runtime.settings import WriteSettings
 from runtime.writes.budget import CallKind, RateBudget
 
-__all__ = ["BudgetedCrm", "Budgets"]
+__all__ = ["BudgetSource", "BudgetedCrm", "Budgets", "CallBudget"]
 
 _T = TypeVar("_T")
+
+
+class CallBudget(Protocol):
+    """What a call needs of a budget (``RateBudget`` here, a workspace actor's on Ray)."""
+
+    async def acquire(self, kind: CallKind = "standard") -> None: ...
+
+    def on_rate_limited(self, policy: str | None, retry_after_s: float | None) -> None: ...
+
+
+class BudgetSource(Protocol):
+    """Where a workspace's budget is found."""
+
+    def for_workspace(self, workspace_id: UUID) -> CallBudget: ...
 
 
 class Budgets:
@@ -59,17 +75,28 @@ class Budgets:
 class BudgetedCrm:
     """Implements ``CrmPort`` over ``inner``, each call inside ``budget``."""
 
-    def __init__(self, inner: CrmPort, budget: RateBudget) -> None:
+    def __init__(self, inner: CrmPort, budget: CallBudget, *, attempts: int = 3) -> None:
+        """``attempts``: sends of a call that meets 429s, at most (each inside the budget)."""
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
         self._inner = inner
         self.budget = budget
+        self.attempts = attempts
 
     async def _within(self, call: Callable[[], Awaitable[_T]], kind: CallKind = "standard") -> _T:
-        await self.budget.acquire(kind)
-        try:
-            return await call()
-        except CrmRateLimitedError as exc:
-            self.budget.on_rate_limited(exc.policy, exc.retry_after_s)
-            raise
+        for attempt in range(1, self.attempts + 1):
+            await self.budget.acquire(kind)
+            try:
+                return await call()
+            except CrmRateLimitedError as exc:
+                # Not carried out, so safe to send again: the budget now holds calls back
+                # until the limit's window has passed, and the next acquire waits for that.
+                # Two workspaces connected to one HubSpot account share its limits
+                # without sharing a budget; this is where they meet.
+                self.budget.on_rate_limited(exc.policy, exc.retry_after_s)
+                if attempt == self.attempts or exc.policy == "DAILY":
+                    raise
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     async def get(
         self,

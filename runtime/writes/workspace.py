@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 import asyncpg
+import polars as pl
 
 from runtime.activity.models import WorkspaceMetrics
 from runtime.activity.repo import ActivityRepo
@@ -43,6 +44,8 @@ from runtime.crm.hubspot.auth import PrivateAppToken
 from runtime.crm.hubspot.client import HubSpotClient
 from runtime.crm.hubspot.retry import NO_RETRIES
 from runtime.crm.port import CrmPort
+from runtime.metrics.book import MetricsBook
+from runtime.metrics.service import workspace_book
 from runtime.outbox.repo import OutboxRepo
 from runtime.runs.executor import NoCrmConnectionError
 from runtime.settings import Settings
@@ -216,6 +219,12 @@ class WorkspaceRuntime:
         }
 
     @property
+    def budget(self) -> RateBudget | None:
+        """The workspace's HubSpot budget while active: its writer spends it, and so do its
+        runs' CRM reads wherever they execute (``actors.workspace_actor.ActorBudgets``)."""
+        return self._budget
+
+    @property
     def metrics(self) -> WorkspaceMetrics | None:
         return self._metrics
 
@@ -276,6 +285,18 @@ class WorkspaceRuntime:
         if self._writer is None:
             raise RuntimeError(f"workspace {self.workspace_id} is not active: activate() first")
         return self._writer
+
+    # Metrics for the data team (runtime.metrics): only the pool is needed, not activate().
+
+    # Built on the first read; a cache only: a re-activated workspace rebuilds it from rows.
+    _metrics_book: MetricsBook | None = None
+
+    async def metrics_frame(self, window_s: int) -> pl.DataFrame:
+        """The workspace's counters per minute over the last ``window_s`` seconds (whole
+        minutes, at most ``MAX_WINDOW_S``), oldest first; past minutes are loaded once."""
+        if self._metrics_book is None:
+            self._metrics_book = workspace_book(self._pool, self.workspace_id)
+        return await self._metrics_book.read(window_s, now=self._clock.now())
 
 
 def _plain(value: Any) -> Any:

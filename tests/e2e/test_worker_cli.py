@@ -175,6 +175,27 @@ async def test_an_auto_applying_agent_writes_to_hubspot_once(
     assert len(emulator.write_log()) == 1
 
 
+async def test_on_ray_runs_execute_as_tasks_and_read_through_the_workspace_actor(
+    env: dict[str, str], emulator: RunningEmulator, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    emulator.admin("reset", {})
+    workspace = _workspace(env, emulator, auto_apply=True)
+    imported = [_import(env, workspace, tmp_path, f"zoom-e2e-ray-{i}") for i in range(3)]
+
+    # A local Ray of the command's own (no RAY_ADDRESS); it ends with the command.
+    report = json.loads(_ok("worker", "--once", "--ray", "--json", env=env))
+
+    assert (report["completed"], report["failed"]) == (3, 0)
+    runs = await db.fetch(
+        "SELECT status, attempts FROM agent_runs WHERE meeting_id = ANY($1::uuid[])",
+        [m["id"] for m in imported],
+    )
+    assert [(r["status"], r["attempts"]) for r in runs] == [("done", 1)] * 3
+    # The three meetings change one deal: merged into one write, once.
+    assert report["records_written"] == 1
+    assert [entry["id"] for entry in emulator.write_log()] == ["301"]
+
+
 async def test_a_workspace_without_a_connection_gets_a_failed_activity(
     env: dict[str, str], emulator: RunningEmulator, db: asyncpg.Connection, tmp_path: Path
 ) -> None:

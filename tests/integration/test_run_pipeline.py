@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -33,6 +33,7 @@ from runtime.runs.executor import (
     LeaseLostError,
     NoCrmConnectionError,
     RunExecutor,
+    RunResult,
     WorkspaceCrm,
 )
 from runtime.runs.models import AgentRun
@@ -363,14 +364,15 @@ async def test_two_dispatchers_on_one_queue_never_run_a_run_twice(
     executed: Counter[UUID] = Counter()
 
     class CountingExecutor(RunExecutor):
-        async def execute(self, run: AgentRun, owner: str) -> ActivityLog:
-            executed[run.id] += 1
+        async def execute_batch(self, runs: Sequence[AgentRun], owner: str) -> list[RunResult]:
+            executed.update(run.id for run in runs)
             await asyncio.sleep(0.01)  # let the other dispatcher interleave
-            return await super().execute(run, owner)
+            return await super().execute_batch(runs, owner)
 
     def dispatcher() -> Dispatcher:
         executor = CountingExecutor(pool, crms, extractor=RulesExtractor(), clock=SystemClock())
-        return Dispatcher(pool, executor, concurrency=3)
+        # Batches of two: a batch's outcomes are recorded together.
+        return Dispatcher(pool, executor, concurrency=4, batch_size=2)
 
     first, second = dispatcher(), dispatcher()
     done = await asyncio.gather(first.drain(), second.drain())

@@ -57,13 +57,55 @@ async def test_the_budget_waits_when_the_burst_is_spent() -> None:
     assert clock.monotonic_s() - before == pytest.approx(10.3)
 
 
-async def test_a_429_that_still_comes_back_tells_the_budget() -> None:
-    budgets = Budgets(WriteSettings(), clock=FakeClock())
+async def test_a_429_that_keeps_coming_back_tells_the_budget_each_time_then_is_raised() -> None:
+    clock = FakeClock()
+    budgets = Budgets(WriteSettings(), clock=clock)
     workspace = uuid.uuid4()
     crm = BudgetedCrm(Limited.from_snapshot(snapshot()), budgets.for_workspace(workspace))
     with pytest.raises(CrmRateLimitedError):
         await crm.pipelines("deals")
-    assert budgets.for_workspace(workspace).snapshot().rate_limited_count == 1
+    assert budgets.for_workspace(workspace).snapshot().rate_limited_count == 3
+    assert clock.monotonic_s() == pytest.approx(6.0)  # two Retry-After waits of 3 s
+
+
+class LimitedOnce(InMemoryCrm):
+    calls = 0
+
+    async def pipelines(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.calls == 1:
+            raise CrmRateLimitedError("secondly", "SECONDLY", None)
+        return await super().pipelines(*args, **kwargs)
+
+
+async def test_a_call_that_met_a_429_is_sent_again_when_the_budget_lets_it() -> None:
+    # Another workspace on the same HubSpot account spent the limit our budget cannot see.
+    clock = FakeClock()
+    crm = BudgetedCrm(
+        LimitedOnce.from_snapshot(snapshot()),
+        Budgets(WriteSettings(), clock=clock).for_workspace(uuid.uuid4()),
+    )
+    assert await crm.pipelines("deals")
+    assert clock.monotonic_s() == 0.0  # a SECONDLY 429 holds searches, not this call
+
+
+class DailySpent(InMemoryCrm):
+    calls = 0
+
+    async def pipelines(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        raise CrmRateLimitedError("daily", "DAILY", None)
+
+
+async def test_a_daily_429_is_raised_at_once() -> None:
+    inner = DailySpent.from_snapshot(snapshot())
+    assert isinstance(inner, DailySpent)
+    crm = BudgetedCrm(
+        inner, Budgets(WriteSettings(), clock=FakeClock()).for_workspace(uuid.uuid4())
+    )
+    with pytest.raises(CrmRateLimitedError):
+        await crm.pipelines("deals")
+    assert inner.calls == 1
 
 
 def test_one_budget_per_workspace_with_its_own_limits() -> None:

@@ -41,6 +41,7 @@ COMMANDS = [
     ["worker"],
     ["activity", "list"],
     ["inbox", "list"],
+    ["metrics"],
 ]
 
 

@@ -269,22 +269,67 @@ async def test_batch_read_makes_one_call_for_the_ids_not_cached() -> None:
     assert crm.count("get") == 1
 
 
-async def test_search_list_and_associations_always_read_through() -> None:
-    cache, crm, _ = cached()
-    by_name = SearchRequest(
-        filter_groups=(
-            FilterGroup(filters=(Filter(property_name="dealname", operator="HAS_PROPERTY"),)),
-        ),
-        properties=("amount",),
-    )
+BY_NAME = SearchRequest(
+    filter_groups=(
+        FilterGroup(filters=(Filter(property_name="dealname", operator="HAS_PROPERTY"),)),
+    ),
+    properties=("amount",),
+)
+
+
+async def test_searches_and_association_lists_are_kept_for_their_own_ttl() -> None:
+    crm, clock = CountingCrm(acme()), FakeClock()
+    cache = CachedCrm(crm, clock=clock, lookup_ttl_s=60.0)
     for _ in range(2):
-        assert (await cache.search("deals", by_name)).total == 3
+        assert (await cache.search("deals", BY_NAME)).total == 3
         assert len((await cache.list_page("deals")).results) == 3
         assert await cache.associated_ids("companies", "101", "deals") == ["301", "302", "303"]
-    assert [crm.count(m) for m in ("search", "list_page", "associated_ids")] == [2, 2, 2]
+    assert [crm.count(m) for m in ("search", "list_page", "associated_ids")] == [1, 2, 1]
     # Search answers do not fill the record cache (the search index trails writes).
     await cache.get("deals", "301", properties=["amount"])
     assert crm.count("get") == 1
+    clock.advance(60.0)
+    await cache.search("deals", BY_NAME)
+    await cache.associated_ids("companies", "101", "deals")
+    assert [crm.count(m) for m in ("search", "associated_ids")] == [2, 2]
+
+
+async def test_concurrent_identical_searches_share_one_call() -> None:
+    cache, crm, _ = cached()
+    pages = await asyncio.gather(*(cache.search("deals", BY_NAME) for _ in range(5)))
+    assert {page.total for page in pages} == {3}
+    assert crm.count("search") == 1
+    assert stats(cache)[:3] == (0, 1, 4)
+
+
+async def test_writes_drop_the_searches_of_their_type_and_the_lists_of_their_records() -> None:
+    cache, crm, _ = cached()
+    await cache.search("deals", BY_NAME)
+    await cache.associated_ids("companies", "101", "deals")
+    await cache.associated_ids("companies", "102", "deals")
+    await cache.batch_update("deals", [RecordUpdate(id="301", properties={"amount": "1"})])
+    await cache.search("deals", BY_NAME)
+    assert crm.count("search") == 2  # a deal changed: its search answer may have too
+    await cache.associated_ids("companies", "101", "deals")
+    assert crm.count("associated_ids") == 2  # the company's list is no deal's record: kept
+    await cache.batch_create(
+        "deals",
+        [
+            RecordCreate(
+                properties={"dealname": "Acme Add-on", "dealstage": "qualifiedtobuy"},
+                associations=(
+                    AssociationInput(
+                        to_object_type="companies", to_id="101", association_type_id=341
+                    ),
+                ),
+            )
+        ],
+    )
+    assert len(await cache.associated_ids("companies", "101", "deals")) == 4
+    await cache.associated_ids("companies", "102", "deals")
+    assert crm.count("associated_ids") == 3  # only the new deal's company was read again
+    await cache.search("deals", BY_NAME)
+    assert crm.count("search") == 3  # a new deal: deal searches read again
 
 
 async def test_an_update_drops_the_records_it_touched() -> None:

@@ -52,6 +52,9 @@ class RetryPolicy:
     base_delay_s: float = 0.5
     max_delay_s: float = 30.0
     rng: random.Random | None = None
+    retry_rate_limited: bool = True
+    """False: a 429 raises at once, for a caller whose rate budget sends it again (the
+    budget must count every attempt); other failures are still retried."""
 
     def __post_init__(self) -> None:
         if self.max_retries < 0 or self.base_delay_s <= 0 or self.max_delay_s <= 0:
@@ -125,7 +128,7 @@ def retry_delay_s(
         # Dropped or timed out after sending: HubSpot may have carried the request out.
         return policy.backoff_s(retry_number) if replay_safe else None
     if status == 429:
-        if failure.rate_limit_policy == "DAILY":
+        if failure.rate_limit_policy == "DAILY" or not policy.retry_rate_limited:
             return None
         return _server_wait(failure.server_wait_s, policy)
     if status == 477:
