@@ -154,6 +154,8 @@ def resolve_date_phrase(
     Returns:
         Non-overlapping mentions; where expressions overlap the longest wins.
     """
+    if not _ANY_DATE_WORD.search(text):
+        return []
     found: list[tuple[int, DateMention]] = []
     for priority, (pattern, handler) in enumerate(_RULES):
         for match in pattern.finditer(text):
@@ -420,6 +422,18 @@ def _fiscal(name: str) -> str:
 
 _YEAR_SUFFIX = r"(?:,?\s+(?P<y>\d{4})\b)?"
 _QUARTER_WORDS = ("first", "second", "third", "fourth")
+# Every rule below needs one of these somewhere in its match: a digit, a month or weekday
+# name, an ordinal day, or a calendar word. Most sentences have none; checking this first
+# spares them fifteen scans (the rules' optional weekday prefixes make each scan try every
+# position). Substrings, not words: a superset of what the rules can match is enough.
+_ANY_DATE_WORD = re.compile(
+    r"\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun"
+    r"|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth"
+    r"|teenth|twent|thirt|month|quarter|eoq|year|eoy|fye|week|day|tonight|tomorrow"
+    r"|morning|afternoon|evening",
+    re.IGNORECASE,
+)
+
 _RULES: tuple[tuple[re.Pattern[str], _Handler], ...] = (
     _rule(rf"{_WD_PREFIX}\b(?P<y>\d{{4}})-(?P<mo>\d{{1,2}})-(?P<d>\d{{1,2}})\b", _iso),
     _rule(
