@@ -192,25 +192,40 @@ def extract_amount_candidates(
     """
     roles = {name.casefold(): role for name, role in speaker_roles.items()}
     sentences = list(meeting_sentences(meeting, roles, boundary=_SENTENCE_END))
-    figures, customer_said = _figures(sentences)
+    amounts = _Amounts()
+    figures, customer_said = _figures(sentences, amounts)
     _accept_across_turns(figures, sentences)
-    product = _agreed_product(sentences)
+    product = _agreed_product(sentences, amounts)
     if product is not None:
         figures.append(product)
     return _group(figures, customer_said)
 
 
-def _figures(sentences: list[Sentence]) -> tuple[list[_Figure], set[Decimal]]:
+class _Amounts:
+    """``find_amounts`` of each sentence text, worked out once per meeting: the rules below
+    ask again for the same sentences (a figure's later sentences, every price's echoes)."""
+
+    def __init__(self) -> None:
+        self._by_text: dict[str, list[AmountMention]] = {}
+
+    def __call__(self, text: str) -> list[AmountMention]:
+        found = self._by_text.get(text)
+        if found is None:
+            found = self._by_text[text] = find_amounts(text)
+        return found
+
+
+def _figures(sentences: list[Sentence], amounts: _Amounts) -> tuple[list[_Figure], set[Decimal]]:
     """Every money figure said as a price for this deal, with what its sentence says of it,
     and every money value the customer said (in questions too)."""
     known: set[Decimal] = set()
     customer_said: set[Decimal] = set()
-    unit_prices = {m.value for s in sentences for m in find_amounts(s.text) if m.kind == "per_unit"}
+    unit_prices = {m.value for s in sentences for m in amounts(s.text) if m.kind == "per_unit"}
     figures: list[_Figure] = []
     for index, sentence in enumerate(sentences):
         money = [
             (mention, value)
-            for mention in find_amounts(sentence.text)
+            for mention in amounts(sentence.text)
             if (value := _money_value(mention, sentence.text, known, unit_prices)) is not None
         ]
         known.update(value for _, value in money)
@@ -221,7 +236,7 @@ def _figures(sentences: list[Sentence]) -> tuple[list[_Figure], set[Decimal]]:
         hedged = bool(_HEDGE.search(sentence.text))
         committed = bool(_COMMIT.search(sentence.text))
         kept: list[_Figure] = []
-        spoken = [m for m in find_amounts(sentence.text) if m.kind in ("money", "bare")]
+        spoken = [m for m in amounts(sentence.text) if m.kind in ("money", "bare")]
         for mention, value in money:
             later = [m for m in spoken if m.start >= mention.end]
             earlier = [m for m in spoken if m.end <= mention.start]
@@ -376,20 +391,20 @@ def _group(figures: list[_Figure], customer_said: set[Decimal]) -> list[AmountCa
     return [candidate for candidate, _, _ in ranked]
 
 
-def _agreed_product(sentences: list[Sentence]) -> _Figure | None:
+def _agreed_product(sentences: list[Sentence], amounts: _Amounts) -> _Figure | None:
     """The agreed per-unit price x the agreed count of that unit (see "Per-unit x units")."""
     prices: list[tuple[AmountMention, Sentence]] = []
     counts: list[tuple[AmountMention, Sentence]] = []
     for sentence in sentences:
         if sentence.text.rstrip().endswith("?") or _HEDGE.search(sentence.text):
             continue
-        for mention in find_amounts(sentence.text):
+        for mention in amounts(sentence.text):
             if mention.kind == "per_unit" and mention.unit is not None:
                 prices.append((mention, sentence))
             elif mention.kind == "count" and mention.unit is not None:
                 counts.append((mention, sentence))
     for price, said in reversed(prices):
-        if not _agreed(price.value, said, sentences):
+        if not _agreed(price.value, said, sentences, amounts):
             continue
         matching = [(c, s) for c, s in counts if _same_unit(c.unit, price.unit)]
         if not matching:
@@ -398,7 +413,7 @@ def _agreed_product(sentences: list[Sentence]) -> _Figure | None:
         if (
             counted.role == "rep"
             and not counted.from_notes
-            and not _agreed(count.value, counted, sentences)
+            and not _agreed(count.value, counted, sentences, amounts)
         ):
             continue
         months = 1
@@ -418,14 +433,14 @@ def _agreed_product(sentences: list[Sentence]) -> _Figure | None:
     return None
 
 
-def _agreed(value: Decimal, said: Sentence, sentences: list[Sentence]) -> bool:
+def _agreed(value: Decimal, said: Sentence, sentences: list[Sentence], amounts: _Amounts) -> bool:
     """Said by the customer or in the notes, or repeated or accepted by the customer later."""
     if said.role == "customer" or said.from_notes:
         return True
     for later in sentences:
         if later.order <= said.order or later.role != "customer":
             continue
-        echoed = any(m.value == value for m in find_amounts(later.text))
+        echoed = any(m.value == value for m in amounts(later.text))
         if echoed or (later.turn - said.turn <= 2 and _COMMIT.search(later.text)):
             return True
     return False
