@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["ActivityLog", "WorkspaceMetrics"]
+__all__ = ["ActivityLog"]
 
 
 class ActivityLog(BaseModel):
@@ -31,19 +31,3 @@ class ActivityLog(BaseModel):
     details: dict[str, Any]
     created_at: datetime | None
     updated_at: datetime
-
-
-class WorkspaceMetrics(BaseModel):
-    """A workspace's counters over a window, from its activity and proposal rows."""
-
-    model_config = ConfigDict(frozen=True)
-
-    since: datetime
-    runs: int = 0
-    runs_failed: int = 0
-    fields_proposed: int = 0
-    auto_applied: int = 0
-    sent_to_review: int = 0
-    writes_ok: int = 0
-    writes_failed: int = 0
-    mean_confidence: float | None = None

@@ -45,24 +45,6 @@ WHERE workspace_id = $1 AND ($2::text IS NULL OR status = $2)
 ORDER BY created_at DESC, id DESC
 LIMIT $3;
 
--- name: workspace_metrics
--- The workspace's counters since $2, recomputed from the rows (a re-activated workspace
--- starts from these). Proposals are counted by route and by outcome.
-SELECT
-  (SELECT count(*) FROM activity_logs a
-    WHERE a.workspace_id = $1 AND a.created_at >= $2 AND a.agent_run_id IS NOT NULL) AS runs,
-  (SELECT count(*) FROM activity_logs a
-    WHERE a.workspace_id = $1 AND a.created_at >= $2 AND a.status = 'failed') AS runs_failed,
-  count(p.id) AS fields_proposed,
-  count(p.id) FILTER (WHERE p.route = 'auto_apply') AS auto_applied,
-  count(p.id) FILTER (WHERE p.route = 'review') AS sent_to_review,
-  count(p.id) FILTER (WHERE p.status = 'written') AS writes_ok,
-  count(p.id) FILTER (WHERE p.status = 'failed') AS writes_failed,
-  avg(p.confidence)::float8 AS mean_confidence
-FROM proposals p
-JOIN activity_logs a ON a.id = p.activity_log_id
-WHERE p.workspace_id = $1 AND a.created_at >= $2;
-
 -- name: settle_written_activities
 -- Pending activities among $2 whose proposals are all final: 'failed' when a field failed
 -- (the message lists each failed field with the CRM's message), else 'success'.

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from runtime.activity.models import ActivityLog, WorkspaceMetrics
+from runtime.activity.models import ActivityLog
 from runtime.db import Executor
 from runtime.db.named_sql import load_queries
 from runtime.errors import NotFoundError
@@ -81,11 +81,6 @@ class ActivityRepo:
         """The workspace's activity, newest first."""
         rows = await self._db.fetch(_SQL["list_recent_activity"], workspace_id, status, limit)
         return [_activity(row) for row in rows]
-
-    async def metrics(self, workspace_id: UUID, *, since: datetime) -> WorkspaceMetrics:
-        """The workspace's counters since ``since``, recomputed from its rows."""
-        row = await self._db.fetchrow(_SQL["workspace_metrics"], workspace_id, since)
-        return WorkspaceMetrics(since=since, **dict(row))
 
     async def list_for_meeting(self, meeting_id: UUID) -> list[ActivityLog]:
         rows = await self._db.fetch(_SQL["list_activity_for_meeting"], meeting_id)

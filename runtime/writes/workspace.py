@@ -4,11 +4,11 @@ Plain asyncio; ``actors/workspace_actor.py`` hosts one per workspace on Ray, and
 without Ray can host them itself (``WorkspaceHost``). Rules:
 
 - Activation rebuilds everything from Postgres, so a passivated or crashed workspace comes
-  back as it was: the active agent configs, the metrics of the last ``metrics_window_s``
-  recomputed from activity and proposal rows, a budget with the workspace's limits
-  (``CRM_AGENTS_WRITES__*``, large tenants their own) that starts from the CRM calls the
-  audit log holds for the last window and the day, and the outbox writer, which first
-  recovers any batch a crash left in flight (``OutboxWriter.recover``).
+  back as it was: the active agent configs, the per-minute metrics of the last
+  ``metrics_window_s`` recomputed from the rows (``runtime.metrics``), a budget with the
+  workspace's limits (``CRM_AGENTS_WRITES__*``, large tenants their own) that starts from
+  the CRM calls the audit log holds for the last window and the day, and the outbox
+  writer, which first recovers any batch a crash left in flight (``OutboxWriter.recover``).
 - Flushing: a full batch of pending fields (``batch_size``) is sent at once, and a backlog
   is flushed back to back; a partial batch waits at most ``flush_interval_s`` after its
   oldest row, so fields queued together leave together. ``wake()`` says new rows arrived.
@@ -32,8 +32,6 @@ from uuid import UUID
 import asyncpg
 import polars as pl
 
-from runtime.activity.models import WorkspaceMetrics
-from runtime.activity.repo import ActivityRepo
 from runtime.agent_configs.models import StoredAgentConfig
 from runtime.agent_configs.repo import AgentConfigRepo
 from runtime.audit.repo import AuditRepo
@@ -44,7 +42,8 @@ from runtime.crm.hubspot.auth import PrivateAppToken
 from runtime.crm.hubspot.client import HubSpotClient
 from runtime.crm.hubspot.retry import NO_RETRIES
 from runtime.crm.port import CrmPort
-from runtime.metrics.book import MetricsBook
+from runtime.metrics.book import MetricsBook, totals
+from runtime.metrics.models import WindowTotals
 from runtime.metrics.service import workspace_book
 from runtime.outbox.repo import OutboxRepo
 from runtime.runs.executor import NoCrmConnectionError
@@ -70,7 +69,7 @@ class Activation:
     """What activation found: the agents, the metrics, and what recovery did."""
 
     agents: int
-    metrics: WorkspaceMetrics
+    metrics: WindowTotals
     recovered: RecoveryReport
 
 
@@ -87,7 +86,7 @@ class WorkspaceRuntime:
         keyring: KeyRing | None = None,
         open_crm: CrmOpener | None = None,
         budget: RateBudget | None = None,
-        metrics_window_s: float = 3600.0,
+        metrics_window_s: int = 3600,
     ) -> None:
         self.workspace_id = workspace_id
         self._pool = pool
@@ -98,7 +97,9 @@ class WorkspaceRuntime:
         self._shared_budget = budget
         self._metrics_window_s = metrics_window_s
         self._agents: list[StoredAgentConfig] = []
-        self._metrics: WorkspaceMetrics | None = None
+        self._metrics: WindowTotals | None = None
+        # Built on the first read; a cache of the rows, rebuilt by a new activation.
+        self._metrics_book: MetricsBook | None = None
         self._budget: RateBudget | None = None
         self._client: HubSpotClient | None = None
         self._writer: OutboxWriter | None = None
@@ -225,7 +226,8 @@ class WorkspaceRuntime:
         return self._budget
 
     @property
-    def metrics(self) -> WorkspaceMetrics | None:
+    def metrics(self) -> WindowTotals | None:
+        """The counters of the last ``metrics_window_s``, as of the last flush."""
         return self._metrics
 
     @property
@@ -277,23 +279,18 @@ class WorkspaceRuntime:
             daily_used=await audit.count_crm_calls_since(self.workspace_id, day_began),
         )
 
-    async def _load_metrics(self) -> WorkspaceMetrics:
-        since = self._clock.now() - timedelta(seconds=self._metrics_window_s)
-        return await ActivityRepo(self._pool).metrics(self.workspace_id, since=since)
+    async def _load_metrics(self) -> WindowTotals:
+        return totals(await self.metrics_frame(self._metrics_window_s))
 
     def _require_writer(self) -> OutboxWriter:
         if self._writer is None:
             raise RuntimeError(f"workspace {self.workspace_id} is not active: activate() first")
         return self._writer
 
-    # Metrics for the data team (runtime.metrics): only the pool is needed, not activate().
-
-    # Built on the first read; a cache only: a re-activated workspace rebuilds it from rows.
-    _metrics_book: MetricsBook | None = None
-
     async def metrics_frame(self, window_s: int) -> pl.DataFrame:
         """The workspace's counters per minute over the last ``window_s`` seconds (whole
-        minutes, at most ``MAX_WINDOW_S``), oldest first; past minutes are loaded once."""
+        minutes, at most ``MAX_WINDOW_S``), oldest first; past minutes are loaded once.
+        Needs only the pool, not ``activate()`` (the data team's ``metrics(window)``)."""
         if self._metrics_book is None:
             self._metrics_book = workspace_book(self._pool, self.workspace_id)
         return await self._metrics_book.read(window_s, now=self._clock.now())
