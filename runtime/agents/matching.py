@@ -141,7 +141,14 @@ class RecordMatcher:
             companies=tuple(company_names),
             closed_deals=tuple(closed),
         )
-        return decide(ranked, meeting_words, context)
+        decided = decide(ranked, meeting_words, context)
+        # Who the meeting was with, for the associations of a deal it may create.
+        return decided.model_copy(
+            update={
+                "company_id": next(iter(found.companies), None),
+                "contact_ids": tuple(dict.fromkeys(c.id for _, c in found.attended)),
+            }
+        )
 
     async def _look_up(self, people: Sequence[ExternalPerson]) -> _Found:
         by_email = await self._contacts_by_email([p.email for p in people if p.email])

@@ -44,6 +44,16 @@ class MatchResult(BaseModel):
         default=False,
         description="No deal matched but the meeting clearly opens one: propose a create.",
     )
+    company_id: str | None = Field(
+        default=None,
+        description=(
+            "The customer's company in the CRM (through an attending contact, else the"
+            " attendees' email domain): a new deal is associated with it."
+        ),
+    )
+    contact_ids: tuple[str, ...] = Field(
+        default=(), description="The attendees found as CRM contacts: a new deal's contacts."
+    )
 
 
 class FieldDecision(BaseModel):

@@ -231,6 +231,9 @@ def _context(
         "record": None
         if record is None
         else {"type": RECORD_TYPE, "id": record.id, "name": _deal_name(result)},
+        # The writer links a created deal to these (runtime.writes.outcome.associations_in).
+        "company": None if result.match.company_id is None else {"id": result.match.company_id},
+        "contacts": [{"id": contact_id} for contact_id in result.match.contact_ids],
         "match": {
             "confidence": result.match.confidence,
             "reason": result.match.reason,

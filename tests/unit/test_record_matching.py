@@ -315,6 +315,27 @@ async def test_a_discovery_call_with_an_unknown_company_opens_an_opportunity() -
     assert "discovery" in result.reason
 
 
+async def test_a_new_deal_is_linked_to_the_attendees_company_and_contacts() -> None:
+    # Newco and Ann are in the CRM, without a deal: a create is proposed, and the writer
+    # links the new deal to them (runtime.writes.outcome.associations_in).
+    newco = company("105", "Newco", "newco.example")
+    ann = contact("205", "ann@newco.example", "Ann Bo", companies=["105"])
+    result = await match(
+        meeting(external=[("Ann Bo", "ann@newco.example")], call_type="discovery"),
+        companies=[ACME, newco],
+        contacts=[*ACME_PEOPLE, ann],
+        deals=TWO_ACME_DEALS,
+    )
+    assert result.record is None
+    assert result.opens_opportunity
+    assert (result.company_id, result.contact_ids) == ("105", ("205",))
+    by_domain = await match(
+        meeting(external=[("Bo Ann", "bo@newco.example")], call_type="discovery"),
+        companies=[ACME, newco],
+    )
+    assert (by_domain.company_id, by_domain.contact_ids) == ("105", ())
+
+
 async def test_new_project_language_opens_an_opportunity_whatever_the_call_type() -> None:
     result = await match(
         meeting(

@@ -127,7 +127,12 @@ def test_a_proposed_create_is_an_approval_for_a_new_deal() -> None:
     result = result.model_copy(
         update={
             "match": MatchResult(
-                record=None, confidence=0.0, reason="no deal", opens_opportunity=True
+                record=None,
+                confidence=0.0,
+                reason="no deal",
+                opens_opportunity=True,
+                company_id="105",
+                contact_ids=("205", "206"),
             )
         }
     )
@@ -142,6 +147,9 @@ def test_a_proposed_create_is_an_approval_for_a_new_deal() -> None:
         "approval",
         "Create a deal from 'Discovery call - Acme Corp'?",
     )
+    # What the writer links the new deal to when it is approved.
+    assert outcome.inbox.context["company"] == {"id": "105"}
+    assert outcome.inbox.context["contacts"] == [{"id": "205"}, {"id": "206"}]
 
 
 def test_a_long_title_is_cut_to_the_column() -> None:
