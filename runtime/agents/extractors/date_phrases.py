@@ -423,14 +423,12 @@ def _fiscal(name: str) -> str:
 _YEAR_SUFFIX = r"(?:,?\s+(?P<y>\d{4})\b)?"
 _QUARTER_WORDS = ("first", "second", "third", "fourth")
 # Every rule below needs one of these somewhere in its match: a digit, a month or weekday
-# name, an ordinal day, or a calendar word. Most sentences have none; checking this first
-# spares them fifteen scans (the rules' optional weekday prefixes make each scan try every
-# position). Substrings, not words: a superset of what the rules can match is enough.
+# name (ending a word, as the rules require), an ordinal day, or a calendar word. Most
+# sentences have none; checking this first spares them fifteen scans (the rules' optional
+# weekday prefixes make each scan try every position). A superset of what the rules match.
 _ANY_DATE_WORD = re.compile(
-    r"\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun"
-    r"|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth"
-    r"|teenth|twent|thirt|month|quarter|eoq|year|eoy|fye|week|day|tonight|tomorrow"
-    r"|morning|afternoon|evening",
+    rf"\d|(?:{_MONTH_NAMES})\b|{_WEEKDAY_ANY}|{_ORDINAL_RE}"
+    r"|month|quarter|eoq|year|eoy|fye|week|day|tonight|tomorrow|morning|afternoon|evening",
     re.IGNORECASE,
 )
 
