@@ -3,15 +3,9 @@ PostgreSQL, emulator and Ray; it writes every queued field exactly once in full 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import tempfile
-
 import pytest
 
-from tests.cli import REPO
+from tests.bench_run import run_quick_bench
 
 pytestmark = pytest.mark.slow
 
@@ -39,28 +33,7 @@ GOALS = {"records_per_request", "share_of_limit", "no_429_in_steady_state", "rat
 
 
 def test_the_quick_benchmark_writes_every_field_once_in_full_batches() -> None:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("CRM_AGENTS_") and k != "DATABASE_URL"
-    }
-    external = os.environ.get("CRM_AGENTS_TEST_DATABASE_URL")
-    if external:
-        env["DATABASE_URL"] = external  # the benchmark makes (and drops) a database there
-    env["PYTHONPATH"] = str(REPO)
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.budget", "--quick", "--json"],
-        env=env,
-        # Away from the repository: a developer's .env there must not steer the benchmark.
-        cwd=tempfile.gettempdir(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-    assert done.returncode == 0, done.stderr[-4000:]
-    figures = json.loads(done.stdout)  # one JSON object, nothing else on stdout
+    figures = run_quick_bench("bench.budget", timeout_s=120)
     assert figures.keys() >= KEYS
     assert figures["mode"] == "quick"
     assert figures["errors"] == []

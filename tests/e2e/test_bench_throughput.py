@@ -3,41 +3,15 @@ own PostgreSQL, emulators and Ray; every meeting of both modes is executed and m
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import tempfile
-
 import pytest
 
-from tests.cli import REPO
+from tests.bench_run import run_quick_bench
 
 pytestmark = pytest.mark.slow
 
 
 def test_the_quick_benchmark_measures_both_modes_and_the_latency() -> None:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("CRM_AGENTS_") and k != "DATABASE_URL"
-    }
-    external = os.environ.get("CRM_AGENTS_TEST_DATABASE_URL")
-    if external:
-        env["DATABASE_URL"] = external  # the benchmark makes (and drops) a database there
-    env["PYTHONPATH"] = str(REPO)
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.throughput", "--quick", "--json"],
-        env=env,
-        # Away from the repository: a developer's .env there must not steer the benchmark.
-        cwd=tempfile.gettempdir(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout)
+    result = run_quick_bench("bench.throughput", timeout_s=300)
     assert result["mode"] == "quick"
     assert result["errors"] == []
     for mode in ("single_process", "ray"):
