@@ -6,7 +6,7 @@ import os
 
 import ray
 
-from actors.executor import RayRunner, worker_env
+from actors.executor import RayRunner, secret_env, worker_env
 from actors.options import NAMESPACE
 from actors.workspace_actor import RayWorkspaces
 from runtime.settings import Settings
@@ -14,15 +14,20 @@ from runtime.settings import Settings
 __all__ = ["connect_ray", "ray_runner_and_host"]
 
 
-def connect_ray() -> None:
+def connect_ray(settings: Settings) -> None:
     """Join the cluster ``RAY_ADDRESS`` names, else start a local one for this process.
 
-    Never a bare ``ray.init()``: it would join whatever cluster an earlier run left
-    recorded on this machine, even a dead one.
+    A local cluster's processes inherit this process's environment, so the settings'
+    secrets are put there first (read from a ``.env`` file, they would be missing); they
+    never travel in a task's options (``actors.executor.worker_env``). Never a bare
+    ``ray.init()``: it would join whatever cluster an earlier run left recorded on this
+    machine, even a dead one.
     """
     if ray.is_initialized():
         return
     address = os.environ.get("RAY_ADDRESS") or "local"
+    if address == "local":
+        os.environ.update(secret_env(settings))
     ray.init(
         address=address,
         namespace=NAMESPACE,
@@ -35,6 +40,6 @@ def connect_ray() -> None:
 def ray_runner_and_host(settings: Settings, *, extractor: str) -> tuple[RayRunner, RayWorkspaces]:
     """A batch runner of executor tasks and the workspace actors' host, on the cluster,
     their processes given this process's settings (``actors.executor.worker_env``)."""
-    connect_ray()
+    connect_ray(settings)
     env = worker_env(settings)
     return RayRunner(extractor=extractor, env_vars=env), RayWorkspaces(env_vars=env)

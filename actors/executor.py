@@ -28,6 +28,7 @@ from typing import Any
 from uuid import UUID
 
 import ray
+from pydantic import AliasChoices, SecretStr
 
 from actors.options import executor_task_options
 from actors.process import background_loop, process_pool
@@ -39,9 +40,9 @@ from runtime.runs.crm_source import ConnectedCrms
 from runtime.runs.dispatcher import ExecutorLostError
 from runtime.runs.executor import RunExecutor, RunResult
 from runtime.runs.models import AgentRun
-from runtime.settings import Settings
+from runtime.settings import Settings, env_variables
 
-__all__ = ["RayRunner", "execute_runs", "worker_env"]
+__all__ = ["RayRunner", "execute_runs", "secret_env", "secret_names", "worker_env"]
 
 
 @dataclass(slots=True)
@@ -134,14 +135,45 @@ class RayRunner:
 
 
 def worker_env(settings: Settings) -> dict[str, str]:
-    """The environment a Ray worker process needs to act as this one: every
-    ``CRM_AGENTS_*`` setting and ``DATABASE_URL`` of this process, and the home as an
-    absolute path (a worker's working directory is not ours), so it reaches the same
-    database, secrets and settings."""
+    """What a Ray worker process is told to act as this one: this process's ``CRM_AGENTS_*``
+    settings that are not secrets, and the home as an absolute path (a worker's working
+    directory is not ours).
+
+    Never the secrets (``DATABASE_URL``, the encryption keys, API keys): Ray hands a task's
+    environment to its worker process on the command line, which every user of the machine
+    can read. Workers get them from their node's environment instead: a local cluster's
+    processes inherit this process's (``actors.cluster.connect_ray`` puts the settings'
+    secrets there first), a launched cluster's nodes read their settings file
+    (``cluster.yaml``).
+    """
+    secret = secret_names()
     env = {
         name: value
         for name, value in os.environ.items()
-        if name.startswith("CRM_AGENTS_") or name == "DATABASE_URL"
+        if name.startswith("CRM_AGENTS_") and name not in secret
     }
     env["CRM_AGENTS_HOME"] = str(Path(settings.home).resolve())
     return env
+
+
+def secret_names() -> set[str]:
+    """The environment variables of settings that hold secrets (``SecretStr`` fields)."""
+    names: set[str] = set()
+    for variable in env_variables():
+        if "SecretStr" in str(variable.info.annotation):
+            alias = variable.info.validation_alias
+            names.add(variable.name)
+            if isinstance(alias, AliasChoices):
+                names.update(str(choice) for choice in alias.choices)
+    return names
+
+
+def secret_env(settings: Settings) -> dict[str, str]:
+    """The settings' secrets that are set, by the variable that sets each (the first
+    spelling), wherever they were read from (the environment or a ``.env`` file)."""
+    found: dict[str, str] = {}
+    for variable in env_variables():
+        value = variable.value(settings)
+        if isinstance(value, SecretStr):
+            found[variable.name] = value.get_secret_value()
+    return found

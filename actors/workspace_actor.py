@@ -164,11 +164,14 @@ class RayWorkspaces:
         return WorkspaceActor.options(**options).remote(str(workspace_id), self._idle_s)
 
     async def wake(self, workspace_id: UUID) -> None:
+        # Looking the actor up (or creating it) waits on Ray's control store: off the loop.
         try:
-            await self.handle(workspace_id).wake.remote()
+            handle = await asyncio.to_thread(self.handle, workspace_id)
+            await handle.wake.remote()
         except ray.exceptions.RayActorError:
             # It ended itself (idle) between lookup and call: a fresh one takes the wake-up.
-            await self.handle(workspace_id).wake.remote()
+            handle = await asyncio.to_thread(self.handle, workspace_id)
+            await handle.wake.remote()
 
     async def close(self) -> None:
         """Actors outlive this host (detached); nothing to release here."""

@@ -13,17 +13,19 @@ _LOG_LINES = 40
 
 
 @contextmanager
-def local_ray(temp_dir: Path) -> Iterator[None]:
+def local_ray(temp_dir: Path, *, dashboard: bool = False) -> Iterator[None]:
     """A fresh local cluster (never a stale one), its session files under ``temp_dir``.
 
     Shutting it down ends every process it started, the detached workspace actor too.
+    ``dashboard``: start Ray's dashboard (on localhost), which serves Ray's state API
+    (``ray.util.state``); it costs a dozen processes and a few hundred MiB.
     """
     import ray
 
     ray.init(
         address="local",
         num_cpus=2,
-        include_dashboard=False,
+        include_dashboard=dashboard,
         log_to_driver=False,
         configure_logging=False,
         _temp_dir=str(temp_dir),

@@ -88,14 +88,23 @@ class WorkspaceFigures:
 
 
 @asynccontextmanager
-async def scratch_database(home: Path, settings: Settings) -> AsyncIterator[str]:
-    """A fresh, migrated database until the block ends; yields its DSN."""
+async def scratch_database(
+    home: Path, settings: Settings, *, max_connections: int | None = None
+) -> AsyncIterator[str]:
+    """A fresh, migrated database until the block ends; yields its DSN.
+
+    ``max_connections``: the embedded server's, when more processes than its default 100
+    connections allow hold a pool at once (it is restarted to take it); an external server
+    keeps its own.
+    """
     server: EmbeddedPostgres | None = None
     if settings.database_url is not None:
         admin_dsn = settings.database_url.get_secret_value()
     else:
         server = EmbeddedPostgres(home / "pgdata")
         admin_dsn = server.start()
+        if max_connections is not None:
+            admin_dsn = await _restart_with(server, max_connections=max_connections)
     name = f"crm_agents_bench_{os.getpid()}"
     try:
         admin = await asyncpg.connect(admin_dsn)
@@ -123,11 +132,28 @@ async def scratch_database(home: Path, settings: Settings) -> AsyncIterator[str]
                 server.stop(force=True)
 
 
+async def _restart_with(server: EmbeddedPostgres, *, max_connections: int) -> str:
+    """Restart the embedded server (this process its only user) with ``max_connections``."""
+    admin = await asyncpg.connect(server.dsn())
+    try:
+        # A server setting: ALTER SYSTEM writes it to the data directory for the next start.
+        await admin.execute(f"ALTER SYSTEM SET max_connections = {int(max_connections)}")
+    finally:
+        await admin.close()
+    server.detach()  # the last handle stops the server
+    return server.start()
+
+
 async def connected_workspace(
-    pool: asyncpg.Pool, keyring: KeyRing, *, token: str, base_url: str
+    pool: asyncpg.Pool,
+    keyring: KeyRing,
+    *,
+    token: str,
+    base_url: str,
+    name: str = "bench.budget",
 ) -> UUID:
     """A new workspace whose stored HubSpot connection is ``token`` at ``base_url``."""
-    workspace = await WorkspaceRepo(pool).create(WorkspaceCreate(name="bench.budget"))
+    workspace = await WorkspaceRepo(pool).create(WorkspaceCreate(name=name))
     await connect_private_token(pool, keyring, workspace.id, token=token, base_url=base_url)
     return workspace.id
 
