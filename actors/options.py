@@ -97,7 +97,8 @@ def executor_task_options(*, env_vars: dict[str, str] | None = None) -> dict[str
 
     No retries by Ray: a batch whose process died is claimed again by the dispatcher, which
     counts the attempt (a run that keeps killing its process is given up, not retried
-    forever). Tasks go to any node with a free CPU, a large tenant's included.
+    forever). Tasks go to any node with a free CPU; a large tenant's nodes offer none
+    (``cluster.yaml``), so they keep to the general ones.
     """
     options: dict[str, Any] = {"num_cpus": EXECUTOR_TASK_CPUS, "max_retries": 0}
     if env_vars:

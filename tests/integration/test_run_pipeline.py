@@ -541,3 +541,27 @@ async def test_a_waiting_dispatcher_wakes_up_when_a_meeting_is_stored(
     finally:
         dispatcher.stop()
         await asyncio.wait_for(task, timeout=10)
+
+
+async def test_a_batch_that_cannot_be_recorded_together_is_recorded_run_by_run(
+    pool: asyncpg.Pool, crms: StaticCrms
+) -> None:
+    tenant = await _tenant(pool, crms)
+    await _agent(pool, tenant, _config())
+    for _ in range(3):
+        await _import(pool, tenant, _meeting())
+
+    class Unbatched(RunExecutor):
+        async def _record_many(self, items: Any, owner: str) -> list[RunResult]:
+            raise asyncpg.PostgresError("the batch's transaction failed")
+
+    executor = Unbatched(pool, crms, extractor=RulesExtractor(), clock=SystemClock())
+    claimed = await RunRepo(pool).claim("test-owner", limit=3, lease_s=60)
+    results = await executor.execute_batch(claimed, "test-owner")
+
+    assert [r.run_id for r in results] == [r.id for r in claimed]
+    assert all(r.status is not None for r in results)
+    count = await pool.fetchval(
+        "SELECT count(*) FROM activity_logs WHERE workspace_id = $1", tenant.workspace_id
+    )
+    assert count == 3
