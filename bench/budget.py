@@ -23,12 +23,8 @@ One run, self-contained (everything it starts is stopped, even on Ctrl-C):
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import os
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from contextlib import AsyncExitStack
@@ -53,6 +49,7 @@ from bench.database import (
 from bench.emulator import RunningEmulator, deal_snapshot, serve_emulator
 from bench.figures import drain_figures
 from bench.report import BenchError, exactly_once_problems, render_table, result_of
+from bench.running import cancel_on_sigterm, run_benchmark
 from bench.workload import Options, backlog, parse_options, sample
 from runtime.connections.cipher import KeyRing
 from runtime.crm.hubspot.emulator import EmulatorConfig
@@ -60,7 +57,7 @@ from runtime.crm.hubspot.emulator.limits import INTERVAL_MS
 from runtime.db.pool import create_pool
 from runtime.settings import DatabaseSettings, Settings
 
-__all__ = ["WINDOW_S", "main", "run"]
+__all__ = ["WINDOW_S", "main"]
 
 WINDOW_S = INTERVAL_MS / 1000
 """HubSpot's burst window (10 s): the figures' time unit."""
@@ -79,34 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         console.print("the per-record baseline needs hubspot-api-client: ./dev install test")
         return 2
-    out = sys.stdout
-    try:
-        # Libraries that print must not spoil the one JSON object on stdout.
-        with contextlib.redirect_stdout(sys.stderr):
-            result = asyncio.run(run(options, console))
-    except KeyboardInterrupt:
-        console.print("interrupted; everything it started is stopped")
-        return 130
-    except BenchError as exc:
-        console.print(f"[red]the benchmark broke:[/red] {exc}")
-        return 1
-    if options.json:
-        out.write(json.dumps(result) + "\n")
-    else:
-        Console(file=out).print(render_table(result))
-    for error in result["errors"]:
-        console.print(f"[red]{error}[/red]")
-    return 1 if result["errors"] else 0
-
-
-async def run(options: Options, console: Console) -> dict[str, Any]:
-    """One whole benchmark run (see the module docstring); the result as JSON-ready values."""
-    home = Path(tempfile.mkdtemp(prefix="crm-agents-bench-"))
-    try:
-        async with AsyncExitStack() as stack:
-            return await _run(options, console, home, stack)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    return run_benchmark(
+        lambda console, home, stack: _run(options, console, home, stack),
+        as_json=options.json,
+        render=render_table,
+        console=console,
+    )
 
 
 async def _run(
@@ -136,6 +111,7 @@ async def _run(
 
     console.log("starting Ray and the workspace actor")
     stack.enter_context(local_ray(home / "ray"))
+    cancel_on_sigterm()  # again: the driver's Ray installs a SIGTERM handler that aborts
     from actors.workspace_actor import RayWorkspaces
 
     env = actor_env(dsn=dsn, home=home, key=key, flush_interval_s=options.flush_interval_s)

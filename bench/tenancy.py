@@ -35,14 +35,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import importlib.util
-import json
 import os
-import shutil
-import signal
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
@@ -58,6 +53,7 @@ from bench.database import scratch_database
 from bench.emulator import deal_snapshot, serve_emulator
 from bench.fleet import live_actors, ray_system_pids, running, uss_by_name
 from bench.report import BenchError, exactly_once_problems
+from bench.running import CannotRunError, cancel_on_sigterm, run_benchmark
 from bench.tenancy_phases import progress, queue_visits, run_capacity, run_traffic
 from bench.tenancy_report import Idle, Options, render_table, result_of
 from bench.tenants import (
@@ -74,7 +70,7 @@ from runtime.crm.hubspot.emulator import EmulatorConfig
 from runtime.db.pool import create_pool
 from runtime.settings import DatabaseSettings, Settings
 
-__all__ = ["CannotRunError", "main", "parse_options", "run"]
+__all__ = ["main", "parse_options"]
 
 _FULL = {"workspaces": 1_000, "capacity": 120, "cpu_window_s": 10.0}
 _QUICK = {"workspaces": 40, "capacity": 10, "cpu_window_s": 3.0}
@@ -91,10 +87,6 @@ _ACTOR_APP = "bench.tenancy actor"
 _SETUP_AT_ONCE = 8
 
 
-class CannotRunError(Exception):
-    """Something the benchmark needs is missing (exit status 2)."""
-
-
 def main(argv: list[str] | None = None) -> int:
     """Exit status: 0 measured (goals met or not), 1 the run broke, 2 cannot run."""
     options = parse_options(argv)
@@ -102,27 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     if importlib.util.find_spec("requests") is None:
         console.print("Ray's state API needs ray[default] (requests): ./dev install")
         return 2
-    out = sys.stdout
-    try:
-        # Libraries that print must not spoil the one JSON object on stdout.
-        with contextlib.redirect_stdout(sys.stderr):
-            result = asyncio.run(run(options, console))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        console.print("interrupted; everything it started is stopped")
-        return 130
-    except CannotRunError as exc:
-        console.print(f"[red]cannot run:[/red] {exc}")
-        return 2
-    except BenchError as exc:
-        console.print(f"[red]the benchmark broke:[/red] {exc}")
-        return 1
-    if options.json:
-        out.write(json.dumps(result) + "\n")
-    else:
-        Console(file=out).print(render_table(result))
-    for error in result["errors"]:
-        console.print(f"[red]{error}[/red]")
-    return 1 if result["errors"] else 0
+    return run_benchmark(
+        lambda console, home, stack: _run(options, console, home, stack),
+        as_json=options.json,
+        render=render_table,
+        console=console,
+    )
 
 
 def parse_options(argv: Sequence[str] | None = None) -> Options:
@@ -167,27 +144,6 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         mode="custom" if custom else ("quick" if args.quick else "full"),
         json=bool(args.json),
     )
-
-
-async def run(options: Options, console: Console) -> dict[str, Any]:
-    """One whole benchmark run (see the module docstring); the result as JSON-ready values."""
-    _cancel_on_sigterm()
-    home = Path(tempfile.mkdtemp(prefix="crm-agents-bench-"))
-    try:
-        async with AsyncExitStack() as stack:
-            return await _run(options, console, home, stack)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
-
-
-def _cancel_on_sigterm() -> None:
-    """SIGTERM cancels the run as Ctrl-C does, so that everything started is still stopped:
-    ``loopback-only`` passes a Ctrl-C on to its command as SIGTERM."""
-    task = asyncio.current_task()
-    if task is None:
-        return
-    with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows; not main thread
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +225,7 @@ async def _run(
 
     console.log("starting Ray (with its dashboard, for the state API)")
     stack.enter_context(local_ray(home / "ray", dashboard=True))
-    _cancel_on_sigterm()  # again: the driver's Ray installs a SIGTERM handler that aborts
+    cancel_on_sigterm()  # again: the driver's Ray installs a SIGTERM handler that aborts
     import ray
 
     from actors.workspace_actor import RayWorkspaces

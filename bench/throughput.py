@@ -25,14 +25,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
 import os
-import shutil
 import sys
-import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +42,7 @@ from rich.table import Table
 from bench.cluster import actor_env, local_ray
 from bench.database import scratch_database
 from bench.emulator import serve_emulator
+from bench.running import cancel_on_sigterm, run_benchmark
 from runtime.agent_configs.models import AgentConfigCreate, AgentStatus
 from runtime.agent_configs.repo import AgentConfigRepo
 from runtime.agents.evaluation.corpus import CorpusCase, load_corpus
@@ -112,27 +109,12 @@ class Tenant:
 def main(argv: Sequence[str] | None = None) -> int:
     """Exit status: 0 measured (goals met or not), 1 the run broke."""
     options = parse_options(argv)
-    console = Console(stderr=True)
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            result = asyncio.run(_run(options, console))
-    except KeyboardInterrupt:
-        console.print("interrupted; everything it started is stopped")
-        return 130
-    if options.json:
-        sys.stdout.write(json.dumps(result) + "\n")
-    else:
-        Console().print(_table(result))
-    return 1 if result["errors"] else 0
-
-
-async def _run(options: Options, console: Console) -> dict[str, Any]:
-    home = Path(tempfile.mkdtemp(prefix="crm-agents-bench-"))
-    try:
-        async with AsyncExitStack() as stack:
-            return await _measure(options, console, home, stack)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    return run_benchmark(
+        lambda console, home, stack: _measure(options, console, home, stack),
+        as_json=options.json,
+        render=_table,
+        console=Console(stderr=True),
+    )
 
 
 async def _measure(
@@ -158,6 +140,7 @@ async def _measure(
 
     console.log("starting Ray")
     stack.enter_context(local_ray(home / "ray"))
+    cancel_on_sigterm()  # again: the driver's Ray installs a SIGTERM handler that aborts
     from actors.executor import RayRunner
 
     env = actor_env(dsn=dsn, home=home, key=key, flush_interval_s=3600.0)
@@ -349,7 +332,7 @@ def _goal(target: str, value: Any, met: bool) -> dict[str, Any]:
     return {"target": target, "value": value, "met": met}
 
 
-def _table(result: dict[str, Any]) -> Table:
+def _table(result: Mapping[str, Any]) -> Table:
     table = Table(title=f"bench.throughput ({result['mode']}, {result['tenants']} tenants)")
     for column in ("figure", "value", "goal"):
         table.add_column(column)
