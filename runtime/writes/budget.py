@@ -282,13 +282,7 @@ class RateBudget:
         now, now_s = self._clock.now(), self._clock.monotonic_s()
         for sent_at, kind in sent:
             _check_kind(kind)
-            sent_s = now_s - (now - sent_at).total_seconds()
-            if kind == "search":
-                self._searches.append(sent_s)
-                _keep_last(self._searches, self.limits.search_per_s)
-            else:
-                self._sent.append(sent_s)
-                _keep_last(self._sent, self._kept_sends())
+            self._note_sent(kind, now_s - (now - sent_at).total_seconds())
         self._roll_day(now)
         self._daily_used = max(self._daily_used, daily_used)
 
@@ -416,13 +410,16 @@ class RateBudget:
         return max(blocked_s, window_s)
 
     def _record(self, kind: CallKind, now_s: float) -> None:
+        self._note_sent(kind, now_s)
+        self._daily_used += 1
+
+    def _note_sent(self, kind: CallKind, sent_s: float) -> None:
         if kind == "search":
-            self._searches.append(now_s)
+            self._searches.append(sent_s)
             _keep_last(self._searches, self.limits.search_per_s)
         else:
-            self._sent.append(now_s)
+            self._sent.append(sent_s)
             _keep_last(self._sent, self._kept_sends())
-        self._daily_used += 1
 
     def _next_reset(self, now: datetime) -> datetime:
         resets_at = self._next_reset_after(now)
