@@ -35,7 +35,6 @@ from actors.process import background_loop, process_pool
 from actors.workspace_actor import ActorBudgets, RayWorkspaces
 from runtime.agents.extractors import extractor_named
 from runtime.clock import SystemClock
-from runtime.connections.cipher import KeyRing
 from runtime.runs.crm_source import ConnectedCrms
 from runtime.runs.dispatcher import ExecutorLostError
 from runtime.runs.executor import RunExecutor, RunResult
@@ -67,14 +66,8 @@ async def _executor(extractor: str) -> RunExecutor:
             pool = await process_pool(settings)
             clock = SystemClock()
             workspaces = RayWorkspaces(env_vars=worker_env(settings))
-            crms = ConnectedCrms(
-                pool,
-                KeyRing.from_settings(settings),
-                settings.hubspot,
-                clock=clock,
-                cache_ttl_s=settings.worker.crm_cache_ttl_s,
-                lookup_ttl_s=settings.worker.crm_lookup_ttl_s,
-                budgets=ActorBudgets(workspaces),
+            crms = ConnectedCrms.from_settings(
+                pool, settings, clock=clock, budgets=ActorBudgets(workspaces)
             )
             _process = _Process(settings, crms, {})
         found = _process.executors.get(extractor)

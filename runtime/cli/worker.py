@@ -88,14 +88,8 @@ def worker_command(
             keyring = KeyRing.from_settings(settings)
             # One budget per workspace, spent by its runs' reads and its writer alike.
             budgets = Budgets(settings.writes, clock=clock)
-            crms = ConnectedCrms(
-                pool,
-                keyring,
-                settings.hubspot,
-                clock=clock,
-                cache_ttl_s=settings.worker.crm_cache_ttl_s,
-                lookup_ttl_s=settings.worker.crm_lookup_ttl_s,
-                budgets=budgets,
+            crms = ConnectedCrms.from_settings(
+                pool, settings, clock=clock, keyring=keyring, budgets=budgets
             )
             executor = RunExecutor(
                 pool,

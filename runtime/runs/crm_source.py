@@ -28,7 +28,7 @@ from runtime.crm.hubspot.client import HubSpotClient
 from runtime.crm.hubspot.retry import RetryPolicy
 from runtime.crm.port import CrmPort
 from runtime.runs.executor import NoCrmConnectionError, WorkspaceCrm
-from runtime.settings import HubSpotSettings
+from runtime.settings import HubSpotSettings, Settings
 from runtime.writes.budgeted import BudgetedCrm, BudgetSource
 
 __all__ = ["ConnectedCrms"]
@@ -65,6 +65,29 @@ class ConnectedCrms:
         self._budgets = budgets
         self._by_workspace: dict[UUID, _Connected] = {}
         self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_settings(
+        cls,
+        pool: asyncpg.Pool,
+        settings: Settings,
+        *,
+        clock: Clock,
+        keyring: KeyRing | None = None,
+        budgets: BudgetSource | None = None,
+    ) -> ConnectedCrms:
+        """The connected CRMs a long-running process uses: its key ring (built from
+        ``settings`` unless given), HubSpot settings and cache lifetimes
+        (``CRM_AGENTS_WORKER__CRM_*_TTL_S``)."""
+        return cls(
+            pool,
+            keyring or KeyRing.from_settings(settings),
+            settings.hubspot,
+            clock=clock,
+            cache_ttl_s=settings.worker.crm_cache_ttl_s,
+            lookup_ttl_s=settings.worker.crm_lookup_ttl_s,
+            budgets=budgets,
+        )
 
     async def for_workspace(self, workspace_id: UUID) -> WorkspaceCrm:
         found = await load_credentials(self._pool, self._keyring, workspace_id)
