@@ -152,6 +152,7 @@ class RayWorkspaces:
         self._env_vars = env_vars
         self._cluster = cluster if cluster is not None else Settings().cluster
         self._resources_for = resources_for or {}
+        self._handles: dict[UUID, Any] = {}
 
     def handle(self, workspace_id: UUID) -> Any:
         """The workspace's actor, created if it is not running."""
@@ -163,15 +164,25 @@ class RayWorkspaces:
         )
         return WorkspaceActor.options(**options).remote(str(workspace_id), self._idle_s)
 
+    async def call(self, workspace_id: UUID, method: str, *args: Any) -> Any:
+        """Call a method of the workspace's actor through a cached handle; an actor that
+        ended itself (idle) since the handle was had is started again and asked again."""
+        for attempt in (1, 2):
+            handle = self._handles.get(workspace_id)
+            if handle is None:
+                # Looking it up (or creating it) waits on Ray's control store: off the loop.
+                handle = await asyncio.to_thread(self.handle, workspace_id)
+                self._handles[workspace_id] = handle
+            try:
+                return await getattr(handle, method).remote(*args)
+            except ray.exceptions.RayActorError:
+                self._handles.pop(workspace_id, None)
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # the loop returns or raises
+
     async def wake(self, workspace_id: UUID) -> None:
-        # Looking the actor up (or creating it) waits on Ray's control store: off the loop.
-        try:
-            handle = await asyncio.to_thread(self.handle, workspace_id)
-            await handle.wake.remote()
-        except ray.exceptions.RayActorError:
-            # It ended itself (idle) between lookup and call: a fresh one takes the wake-up.
-            handle = await asyncio.to_thread(self.handle, workspace_id)
-            await handle.wake.remote()
+        await self.call(workspace_id, "wake")
 
     async def close(self) -> None:
         """Actors outlive this host (detached); nothing to release here."""
@@ -184,28 +195,30 @@ class ActorBudget:
     def __init__(self, workspaces: RayWorkspaces, workspace_id: UUID) -> None:
         self._workspaces = workspaces
         self._workspace_id = workspace_id
-        self._handle: Any = None
+        self._told: set[asyncio.Task[Any]] = set()
 
     async def acquire(self, kind: CallKind = "standard") -> None:
-        try:
-            spent = await self._actor().acquire_call.remote(kind)
-        except ray.exceptions.RayActorError:
-            # It ended itself (idle) since the handle was cached: a fresh one answers.
-            self._handle = None
-            spent = await self._actor().acquire_call.remote(kind)
+        spent = await self._workspaces.call(self._workspace_id, "acquire_call", kind)
         if spent is not None:
             message, retry_after_s = spent
             raise BudgetExceededError(message, retry_after_s=retry_after_s)
 
     def on_rate_limited(self, policy: str | None, retry_after_s: float | None) -> None:
         # Not awaited: the answer carries nothing the caller needs, and the 429 is raised
-        # to it at once either way.
-        self._actor().rate_limited.remote(policy, retry_after_s)
+        # to it at once either way. The task is kept until done (the loop holds it weakly).
+        told = asyncio.get_running_loop().create_task(
+            self._workspaces.call(self._workspace_id, "rate_limited", policy, retry_after_s)
+        )
+        self._told.add(told)
+        told.add_done_callback(self._forget)
 
-    def _actor(self) -> Any:
-        if self._handle is None:
-            self._handle = self._workspaces.handle(self._workspace_id)
-        return self._handle
+    def _forget(self, told: asyncio.Task[Any]) -> None:
+        self._told.discard(told)
+        if not told.cancelled() and told.exception() is not None:
+            # The actor could not be told: its budget learns of the 429 from the next one.
+            _log.warning(
+                "workspace %s: a 429 not passed on: %s", self._workspace_id, told.exception()
+            )
 
 
 class ActorBudgets:
