@@ -39,6 +39,7 @@ from bench.baseline import RETRY_BACKOFF_FACTOR, RETRY_TOTAL, PerRecordRun
 from bench.database import FieldUpdate, WorkspaceFigures
 from bench.emulator import CountedRequest
 from bench.figures import DrainFigures, goals
+from bench.formatting import goal_text, rounded, shown
 from bench.workload import Options
 from runtime.crm.hubspot.emulator import EmulatorConfig
 from runtime.crm.hubspot.emulator.store import Store
@@ -140,35 +141,35 @@ def result_of(
         "backlog_field_updates": field_updates,
         "records": drain.records,
         "write_requests": drain.write_requests,
-        "records_per_request": _round(drain.records_per_request, 2),
-        "drain_s": _round(drain_s, 2),
-        "drain_rate_rps": _round(drain_rate, 1),
-        "burst_rate_rps": _round(drain.burst_rate_rps, 1),
-        "steady_rate_rps": _round(steady_rate, 1),
+        "records_per_request": rounded(drain.records_per_request, 2),
+        "drain_s": rounded(drain_s, 2),
+        "drain_rate_rps": rounded(drain_rate, 1),
+        "burst_rate_rps": rounded(drain.burst_rate_rps, 1),
+        "steady_rate_rps": rounded(steady_rate, 1),
         "steady_windows": drain.steady_windows,
-        "reuse_period_s": _round(drain.reuse_period_s, 3),
-        "physical_limit_rps": _round(physical, 1),
-        "share_of_limit": _round(share, 3),
-        "steady_share_of_limit": _round(steady_share, 3),
+        "reuse_period_s": rounded(drain.reuse_period_s, 3),
+        "physical_limit_rps": rounded(physical, 1),
+        "share_of_limit": rounded(share, 3),
+        "steady_share_of_limit": rounded(steady_share, 3),
         "rate_limited_429": drain.rate_limited,
         "steady_rate_limited_429": steady_429,
         "per_record_sample": per_record.records,
         "per_record_threads": options.sdk_threads,
-        "per_record_s": _round(per_record.elapsed_s, 2),
-        "per_record_rate_rps": _round(per_record_rate, 2),
+        "per_record_s": rounded(per_record.elapsed_s, 2),
+        "per_record_rate_rps": rounded(per_record_rate, 2),
         "per_record_requests": len(per_record_requests),
         "per_record_429": sum(1 for r in per_record_requests if r.status == 429),
-        "ratio": _round(ratio, 1),
+        "ratio": rounded(ratio, 1),
         "exactly_once": not problems and not per_record_problems,
         "goals": {
             name: asdict(goal)
             for name, goal in goals(
-                records_per_request=_round(drain.records_per_request, 2),
-                share_of_limit=_round(steady_share if steady_share is not None else share, 3),
+                records_per_request=rounded(drain.records_per_request, 2),
+                share_of_limit=rounded(steady_share if steady_share is not None else share, 3),
                 rate_limited_in_steady_state=steady_429
                 if steady_429 is not None
                 else (drain.rate_limited),
-                ratio=_round(ratio, 1),
+                ratio=rounded(ratio, 1),
             ).items()
         },
         "emulator": {
@@ -181,8 +182,8 @@ def result_of(
             "flush_interval_s": options.flush_interval_s,
             "flushes": actor.get("flushes"),
             "other_requests": drain.other_requests,
-            "mean_request_s": _round(drain.mean_request_s, 3),
-            "mean_in_flight": _round(drain.mean_in_flight, 2),
+            "mean_request_s": rounded(drain.mean_request_s, 3),
+            "mean_in_flight": rounded(drain.mean_in_flight, 2),
             "budget_burst": budget.get("burst"),
             "budget_429": budget.get("rate_limited_count"),
         },
@@ -212,44 +213,47 @@ def render_table(result: Mapping[str, Any]) -> Table:
     table.add_column("value", justify="right")
     table.add_column("goal")
     steady = result["steady_windows"] > 0
-    share_goal, limited_goal = _goal(goal, "share_of_limit"), _goal(goal, "no_429_in_steady_state")
+    share_goal, limited_goal = (
+        goal_text(goal, "share_of_limit"),
+        goal_text(goal, "no_429_in_steady_state"),
+    )
     rows: list[tuple[str, str, str]] = [
         ("backlog (field updates)", f"{result['backlog_field_updates']:,}", ""),
         ("records written", f"{result['records']:,}", ""),
         ("write requests", f"{result['write_requests']:,}", ""),
         (
             "records per request",
-            _text(result["records_per_request"]),
-            _goal(goal, "records_per_request"),
+            shown(result["records_per_request"]),
+            goal_text(goal, "records_per_request"),
         ),
-        ("drain (s)", _text(result["drain_s"]), ""),
-        ("drain rate (records/s)", _text(result["drain_rate_rps"]), ""),
-        ("  first 10 s window", _text(result["burst_rate_rps"]), ""),
+        ("drain (s)", shown(result["drain_s"]), ""),
+        ("drain rate (records/s)", shown(result["drain_rate_rps"]), ""),
+        ("  first 10 s window", shown(result["burst_rate_rps"]), ""),
         (
-            f"  steady state (a slot reused every {_text(result['reuse_period_s'])} s)",
-            _text(result["steady_rate_rps"]),
+            f"  steady state (a slot reused every {shown(result['reuse_period_s'])} s)",
+            shown(result["steady_rate_rps"]),
             "",
         ),
-        ("physical limit (records/s)", _text(result["physical_limit_rps"]), ""),
+        ("physical limit (records/s)", shown(result["physical_limit_rps"]), ""),
         ("share of the limit", _percent(result["share_of_limit"]), "" if steady else share_goal),
         ("  steady state", _percent(result["steady_share_of_limit"]), share_goal if steady else ""),
         ("429 answers", str(result["rate_limited_429"]), "" if steady else limited_goal),
         (
             "  in steady state",
-            _text(result["steady_rate_limited_429"]),
+            shown(result["steady_rate_limited_429"]),
             limited_goal if steady else "",
         ),
         (
             f"per-record SDK ({result['per_record_sample']} records,"
             f" {result['per_record_threads']} at once)",
-            f"{_text(result['per_record_rate_rps'])} records/s",
+            f"{shown(result['per_record_rate_rps'])} records/s",
             "",
         ),
         ("  its 429 answers", str(result["per_record_429"]), ""),
         (
             "ratio (drain / per-record)",
-            f"{_text(result['ratio'])}x",
-            _goal(goal, "ratio_to_per_record"),
+            f"{shown(result['ratio'])}x",
+            goal_text(goal, "ratio_to_per_record"),
         ),
         ("exactly once", "yes" if result["exactly_once"] else "NO", ""),
     ]
@@ -268,20 +272,5 @@ def _share(rate: float | None, limit: float) -> float | None:
     return None if rate is None else rate / limit
 
 
-def _round(value: float | None, digits: int) -> float | None:
-    return None if value is None else round(value, digits)
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:,}" if isinstance(value, int | float) else str(value)
-
-
 def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
-
-
-def _goal(goals: Mapping[str, Mapping[str, Any]], name: str) -> str:
-    found = goals[name]
-    return f"{found['target']} {'met' if found['met'] else 'NOT met'}"

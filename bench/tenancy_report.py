@@ -50,6 +50,7 @@ from rich.table import Table
 
 from bench.figures import Goal
 from bench.fleet import ProcessId, ProcessMemory, mib
+from bench.formatting import goal_text, rounded, shown
 from runtime.settings import DatabaseSettings
 
 __all__ = ["Capacity", "Idle", "Options", "Traffic", "render_table", "result_of"]
@@ -172,23 +173,23 @@ def result_of(
             "postgres_max_connections": postgres_max_connections,
             "emulator_apps": "one token per workspace",
         },
-        "setup_s": _round(setup_s, 1),
+        "setup_s": rounded(setup_s, 1),
         "field_updates": field_updates,
         "outbox": dict(statuses),
         "rate_limited_429": rate_limited,
         "traffic": {
             "visits": traffic.visits,
-            "elapsed_s": _round(traffic.elapsed_s, 1),
-            "workspaces_per_s": _round(_per(traffic.visits, traffic.elapsed_s), 2),
+            "elapsed_s": rounded(traffic.elapsed_s, 1),
+            "workspaces_per_s": rounded(_per(traffic.visits, traffic.elapsed_s), 2),
             "live_actors_max": traffic.live_max,
-            "live_actors_mean": _round(traffic.live_mean, 1),
+            "live_actors_mean": rounded(traffic.live_mean, 1),
             "live_samples": traffic.samples,
-            "wake_s_p50": _round(_quantile(traffic.wake_s, 0.5), 2),
-            "wake_s_p95": _round(_quantile(traffic.wake_s, 0.95), 2),
-            "active_s_p50": _round(_quantile(traffic.active_s, 0.5), 2),
-            "active_s_p95": _round(_quantile(traffic.active_s, 0.95), 2),
-            "actor_cpu_s_mean": _round(_mean(traffic.cpu_s), 2),
-            "actor_cpu_s_p95": _round(_quantile(traffic.cpu_s, 0.95), 2),
+            "wake_s_p50": rounded(_quantile(traffic.wake_s, 0.5), 2),
+            "wake_s_p95": rounded(_quantile(traffic.wake_s, 0.95), 2),
+            "active_s_p50": rounded(_quantile(traffic.active_s, 0.5), 2),
+            "active_s_p95": rounded(_quantile(traffic.active_s, 0.95), 2),
+            "actor_cpu_s_mean": rounded(_mean(traffic.cpu_s), 2),
+            "actor_cpu_s_p95": rounded(_quantile(traffic.cpu_s, 0.95), 2),
         },
         "idle": {
             "live_actors_after_passivation": idle.live_actors_after,
@@ -196,8 +197,8 @@ def result_of(
             "bytes_per_workspace": round(idle.bytes_per_workspace),
             "row_bytes_per_workspace": round(idle.row_bytes_per_workspace),
             "history_bytes_per_visit": round(idle.history_bytes_per_visit),
-            "ray_uss_growth_mib": _round(mib(sum(ray_growth.values())), 1),
-            "ray_uss_growth_kib_per_visit": _round(
+            "ray_uss_growth_mib": rounded(mib(sum(ray_growth.values())), 1),
+            "ray_uss_growth_kib_per_visit": rounded(
                 sum(ray_growth.values()) / 1024 / traffic.visits, 1
             ),
             "ray_uss_growth_mib_by_process": {
@@ -212,27 +213,27 @@ def result_of(
             "live_actors": capacity.live_actors,
             "flushed": capacity.flushed,
             "active_at_once": capacity.at_once,
-            "activated_s": _round(capacity.activated_s, 1),
-            "flushed_s": _round(capacity.flushed_s, 1),
-            "actor_uss_mib_mean": _round(_mean_mib(capacity.actors, "uss"), 1),
-            "actor_pss_mib_mean": _round(_mean_mib(capacity.actors, "pss"), 1),
-            "actor_rss_mib_mean": _round(_mean_mib(capacity.actors, "rss"), 1),
-            "actors_uss_mib_total": _round(mib(actors_uss), 1),
+            "activated_s": rounded(capacity.activated_s, 1),
+            "flushed_s": rounded(capacity.flushed_s, 1),
+            "actor_uss_mib_mean": rounded(_mean_mib(capacity.actors, "uss"), 1),
+            "actor_pss_mib_mean": rounded(_mean_mib(capacity.actors, "pss"), 1),
+            "actor_rss_mib_mean": rounded(_mean_mib(capacity.actors, "rss"), 1),
+            "actors_uss_mib_total": rounded(mib(actors_uss), 1),
             "postgres_backends": len(capacity.backends),
-            "postgres_backends_uss_mib_total": _round(mib(backends_uss), 1),
-            "per_active_workspace_mib": _round(
+            "postgres_backends_uss_mib_total": rounded(mib(backends_uss), 1),
+            "per_active_workspace_mib": rounded(
                 None if live is None else mib(actors_uss + backends_uss) / live, 1
             ),
-            "ray_uss_mib": _round(mib(capacity.ray_uss), 1),
-            "actor_cpu_s_to_active": _round(_mean(capacity.started_cpu_s), 2),
+            "ray_uss_mib": rounded(mib(capacity.ray_uss), 1),
+            "actor_cpu_s_to_active": rounded(_mean(capacity.started_cpu_s), 2),
             "cpu_window_s": capacity.cpu_window_s,
-            "cpu_actors": _round(capacity.cpu_actors, 3),
-            "cpu_per_actor": _round(None if live is None else capacity.cpu_actors / live, 4),
-            "cpu_ray": _round(capacity.cpu_ray, 3),
-            "cpu_postgres": _round(capacity.cpu_postgres, 3),
-            "cpu_machine": _round(capacity.cpu_machine, 3),
+            "cpu_actors": rounded(capacity.cpu_actors, 3),
+            "cpu_per_actor": rounded(None if live is None else capacity.cpu_actors / live, 4),
+            "cpu_ray": rounded(capacity.cpu_ray, 3),
+            "cpu_postgres": rounded(capacity.cpu_postgres, 3),
+            "cpu_machine": rounded(capacity.cpu_machine, 3),
             "cores": capacity.cores,
-            "stopped_s": _round(capacity.stopped_s, 1),
+            "stopped_s": rounded(capacity.stopped_s, 1),
             "live_actors_after_stop": capacity.live_after_stop,
         },
         "exactly_once": not problems,
@@ -261,74 +262,74 @@ def render_table(result: Mapping[str, Any]) -> Table:
         (
             f"traffic: {traffic['visits']:,} visits to {shape['workspaces']:,} workspaces,"
             f" {shape['cap']} at a time, idle_s {shape['idle_s']:g}",
-            f"{_text(traffic['elapsed_s'])} s",
+            f"{shown(traffic['elapsed_s'])} s",
             "",
         ),
-        ("  workspaces done per second", _text(traffic["workspaces_per_s"]), ""),
+        ("  workspaces done per second", shown(traffic["workspaces_per_s"]), ""),
         (
             "  live actors (state API), max / mean",
-            f"{_text(traffic['live_actors_max'])} / {_text(traffic['live_actors_mean'])}",
+            f"{shown(traffic['live_actors_max'])} / {shown(traffic['live_actors_mean'])}",
             f"<= {shape['cap']}",
         ),
         (
             "  wake-up, process start queued, p50 / p95 (s)",
-            f"{_text(traffic['wake_s_p50'])} / {_text(traffic['wake_s_p95'])}",
+            f"{shown(traffic['wake_s_p50'])} / {shown(traffic['wake_s_p95'])}",
             "",
         ),
         (
             "  active p50 / p95 (s)",
-            f"{_text(traffic['active_s_p50'])} / {_text(traffic['active_s_p95'])}",
+            f"{shown(traffic['active_s_p50'])} / {shown(traffic['active_s_p95'])}",
             "",
         ),
         (
             "  actor process CPU per visit, mean / p95 (s)",
-            f"{_text(traffic['actor_cpu_s_mean'])} / {_text(traffic['actor_cpu_s_p95'])}",
+            f"{shown(traffic['actor_cpu_s_mean'])} / {shown(traffic['actor_cpu_s_p95'])}",
             "",
         ),
         (
             "idle: live actors / processes after passivation",
             f"{idle['live_actors_after_passivation']} / {idle['actor_processes_left']}",
-            _goal(goal, "idle_workspace_costs_no_process"),
+            goal_text(goal, "idle_workspace_costs_no_process"),
         ),
         ("  bytes per idle workspace (tables + indexes)", f"{idle['bytes_per_workspace']:,}", ""),
         ("  bytes of its rows", f"{idle['row_bytes_per_workspace']:,}", ""),
         ("  history bytes per visit", f"{idle['history_bytes_per_visit']:,}", ""),
         (
             "  Ray's own processes grew, MiB (GCS) / KiB per visit",
-            f"{_text(idle['ray_uss_growth_mib'])}"
-            f" ({_text(idle['ray_uss_growth_mib_by_process'].get('gcs_server', 0.0))})"
-            f" / {_text(idle['ray_uss_growth_kib_per_visit'])}",
+            f"{shown(idle['ray_uss_growth_mib'])}"
+            f" ({shown(idle['ray_uss_growth_mib_by_process'].get('gcs_server', 0.0))})"
+            f" / {shown(idle['ray_uss_growth_kib_per_visit'])}",
             "",
         ),
         (
             f"capacity: active at once, all written (of {cap['workspaces']})",
             str(cap["active_at_once"]),
-            _goal(goal, "active_workspaces_at_once"),
+            goal_text(goal, "active_workspaces_at_once"),
         ),
         ("  all woken / all written (s)", f"{cap['activated_s']} / {cap['flushed_s']}", ""),
         (
             "  actor process USS / PSS / RSS (MiB, mean)",
-            f"{_text(cap['actor_uss_mib_mean'])} / {_text(cap['actor_pss_mib_mean'])}"
-            f" / {_text(cap['actor_rss_mib_mean'])}",
+            f"{shown(cap['actor_uss_mib_mean'])} / {shown(cap['actor_pss_mib_mean'])}"
+            f" / {shown(cap['actor_rss_mib_mean'])}",
             "",
         ),
         (
             f"  Postgres backends ({cap['postgres_backends']}), USS total (MiB)",
-            _text(cap["postgres_backends_uss_mib_total"]),
+            shown(cap["postgres_backends_uss_mib_total"]),
             "",
         ),
-        ("  CPU to start, activate and write (s, mean)", _text(cap["actor_cpu_s_to_active"]), ""),
-        ("  memory per active workspace (MiB)", _text(cap["per_active_workspace_mib"]), ""),
-        ("  Ray's own processes (MiB, once)", _text(cap["ray_uss_mib"]), ""),
+        ("  CPU to start, activate and write (s, mean)", shown(cap["actor_cpu_s_to_active"]), ""),
+        ("  memory per active workspace (MiB)", shown(cap["per_active_workspace_mib"]), ""),
+        ("  Ray's own processes (MiB, once)", shown(cap["ray_uss_mib"]), ""),
         (
             f"  idle CPU, cores: actors / Ray / Postgres ({cap['cpu_window_s']:g} s)",
-            f"{_text(cap['cpu_actors'])} / {_text(cap['cpu_ray'])} / {_text(cap['cpu_postgres'])}",
+            f"{shown(cap['cpu_actors'])} / {shown(cap['cpu_ray'])} / {shown(cap['cpu_postgres'])}",
             "",
         ),
         ("  machine busy", f"{cap['cpu_machine']:.0%} of {cap['cores']} cores", ""),
         (
             "  ended: live actors after / seconds",
-            f"{cap['live_actors_after_stop']} / {_text(cap['stopped_s'])}",
+            f"{cap['live_actors_after_stop']} / {shown(cap['stopped_s'])}",
             "",
         ),
         ("exactly once", "yes" if result["exactly_once"] else "NO", ""),
@@ -357,18 +358,3 @@ def _mean_mib(memory: Sequence[ProcessMemory], field: str) -> float | None:
 
 def _per(count: int, seconds: float) -> float | None:
     return count / seconds if seconds > 0 else None
-
-
-def _round(value: float | None, digits: int) -> float | None:
-    return None if value is None else round(value, digits)
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:,}" if isinstance(value, int | float) else str(value)
-
-
-def _goal(goals: Mapping[str, Mapping[str, Any]], name: str) -> str:
-    found = goals[name]
-    return f"{found['target']} {'met' if found['met'] else 'NOT met'}"

@@ -42,6 +42,7 @@ from rich.table import Table
 from bench.cluster import actor_env, local_ray
 from bench.database import scratch_database
 from bench.emulator import serve_emulator
+from bench.formatting import goal_text
 from bench.running import cancel_on_sigterm, run_benchmark
 from runtime.agent_configs.models import AgentConfigCreate, AgentStatus
 from runtime.agent_configs.repo import AgentConfigRepo
@@ -339,8 +340,7 @@ def _table(result: Mapping[str, Any]) -> Table:
     goals = result["goals"]
 
     def goal(name: str) -> str:
-        g = goals[name]
-        return f"{g['target']} {'met' if g['met'] else 'NOT met'}"
+        return goal_text(goals, name)
 
     single, ray, latency = result["single_process"], result["ray"], result["latency_on_ray"]
     table.add_row("one asyncio process (meetings/s)", str(single["meetings_per_s"]), "")
