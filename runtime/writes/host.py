@@ -77,11 +77,8 @@ class InProcessWorkspaces:
         if found is not None and not found[1].done():
             found[0].wake()
             return
-        runtime = self._runtime(workspace_id)
-        try:
-            await runtime.activate()
-        except NoCrmConnectionError as exc:
-            _log.warning("%s; its queued writes wait", exc)
+        runtime = await self._activated(workspace_id)
+        if runtime is None:
             return
         task = asyncio.create_task(self._serve(runtime), name=f"workspace {workspace_id}")
         self._live[workspace_id] = (runtime, task)
@@ -91,11 +88,8 @@ class InProcessWorkspaces:
         passivate each (``worker --once``); how many records were written."""
         written = 0
         for workspace_id in await OutboxRepo(self._pool).workspaces_with_unsent():
-            runtime = self._runtime(workspace_id)
-            try:
-                await runtime.activate()
-            except NoCrmConnectionError as exc:
-                _log.warning("%s; its queued writes wait", exc)
+            runtime = await self._activated(workspace_id)
+            if runtime is None:
                 continue
             try:
                 written += sum(report.records_written for report in await runtime.drain())
@@ -103,8 +97,9 @@ class InProcessWorkspaces:
                 await runtime.close()
         return written
 
-    def _runtime(self, workspace_id: UUID) -> WorkspaceRuntime:
-        return WorkspaceRuntime(
+    async def _activated(self, workspace_id: UUID) -> WorkspaceRuntime | None:
+        """The workspace activated; None when it has no CRM connection (its rows wait)."""
+        runtime = WorkspaceRuntime(
             workspace_id,
             self._pool,
             settings=self._settings,
@@ -113,6 +108,12 @@ class InProcessWorkspaces:
             open_crm=self._open_crm,
             budget=None if self._budgets is None else self._budgets.for_workspace(workspace_id),
         )
+        try:
+            await runtime.activate()
+        except NoCrmConnectionError as exc:
+            _log.warning("%s; its queued writes wait", exc)
+            return None
+        return runtime
 
     async def _serve(self, runtime: WorkspaceRuntime) -> None:
         try:
