@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -18,6 +19,7 @@ from runtime.connections.cipher import KeyRing
 from runtime.runs.crm_source import ConnectedCrms
 from runtime.runs.dispatcher import BatchRunner, Dispatcher
 from runtime.runs.executor import RunExecutor
+from runtime.runs.models import AgentRun
 from runtime.runs.repo import RunRepo
 from runtime.settings import Settings
 from runtime.writes.budgeted import Budgets
@@ -153,14 +155,13 @@ async def _drain(
         console=stderr, transient=True, disable=quiet or queued < 2 or not stderr.is_terminal
     ) as progress:
         task = progress.add_task("running agents", total=queued)
-        dispatcher = Dispatcher(
+        dispatcher = _dispatcher(
             pool,
             executor,
-            concurrency=limit,
-            batch_size=settings.worker.batch_size,
-            lease_s=settings.worker.lease_s,
-            on_finished=lambda _run: progress.advance(task),
+            settings,
+            limit,
             runner=runner,
+            on_finished=lambda _run: progress.advance(task),
         )
         await dispatcher.drain()
     return dispatcher
@@ -175,16 +176,7 @@ async def _serve(
     *,
     runner: BatchRunner | None,
 ) -> Dispatcher:
-    dispatcher = Dispatcher(
-        pool,
-        executor,
-        concurrency=limit,
-        batch_size=settings.worker.batch_size,
-        lease_s=settings.worker.lease_s,
-        poll_s=settings.worker.poll_s,
-        grace_s=settings.worker.grace_s,
-        runner=runner,
-    )
+    dispatcher = _dispatcher(pool, executor, settings, limit, runner=runner)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, dispatcher.stop)
@@ -203,3 +195,26 @@ async def _serve(
             with contextlib.suppress(ValueError):
                 loop.remove_signal_handler(signum)
     return dispatcher
+
+
+def _dispatcher(
+    pool: Any,
+    executor: RunExecutor,
+    settings: Settings,
+    limit: int,
+    *,
+    runner: BatchRunner | None,
+    on_finished: Callable[[AgentRun], None] | None = None,
+) -> Dispatcher:
+    """A dispatcher as the worker settings (CRM_AGENTS_WORKER__*) describe it."""
+    return Dispatcher(
+        pool,
+        executor,
+        concurrency=limit,
+        batch_size=settings.worker.batch_size,
+        lease_s=settings.worker.lease_s,
+        poll_s=settings.worker.poll_s,
+        grace_s=settings.worker.grace_s,
+        runner=runner,
+        on_finished=on_finished,
+    )
