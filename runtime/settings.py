@@ -41,6 +41,7 @@ __all__ = [
     "ENV_PREFIX",
     "KEY_ID_PATTERN",
     "RESOURCE_NAME_PATTERN",
+    "ApiSettings",
     "ClusterSettings",
     "DatabaseSettings",
     "EnvVariable",
@@ -223,6 +224,43 @@ class WorkerSettings(BaseModel):
             " at most. HubSpot allows 5 searches per second per account."
         ),
     )
+
+
+class ApiSettings(BaseModel):
+    """The GraphQL API (`crm-agents serve`): where it listens, its limits, its replicas."""
+
+    host: str = Field(default="127.0.0.1", description="Address `crm-agents serve` listens on.")
+    port: int = Field(
+        default=8000, ge=1, le=65535, description="Port `crm-agents serve` listens on."
+    )
+    replicas: int = Field(default=1, ge=1, le=64, description="Serve replicas of the API.")
+    max_ongoing_requests: int = Field(
+        default=100,
+        ge=1,
+        description=(
+            "Requests one replica works on at once (Serve's default of 5 queues everything"
+            " behind five slow ones)."
+        ),
+    )
+    rate_limit_per_s: float = Field(
+        default=20.0, gt=0, description="Requests per second each token may make, on average."
+    )
+    rate_limit_burst: int = Field(
+        default=60, ge=1, description="Requests a token may make at once before it is slowed."
+    )
+    auth_cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        description=(
+            "Seconds a replica trusts a token it has checked; a revoked token stops working"
+            " within this time."
+        ),
+    )
+    max_query_depth: int = Field(default=10, ge=2, description="Deepest selection allowed.")
+    max_query_tokens: int = Field(
+        default=2000, ge=100, description="Longest query document allowed, in GraphQL tokens."
+    )
+    max_aliases: int = Field(default=30, ge=1, description="Most aliases one query may use.")
 
 
 class SecretsSettings(BaseModel):
@@ -498,6 +536,9 @@ class Settings(BaseSettings):
     )
     cluster: ClusterSettings = Field(
         default_factory=ClusterSettings, description="Placement of workspaces on a Ray cluster."
+    )
+    api: ApiSettings = Field(
+        default_factory=ApiSettings, description="The GraphQL API served by `crm-agents serve`."
     )
 
     @property

@@ -94,3 +94,11 @@ WHERE workspace_id = $1
   AND is_template IS NOT TRUE
   AND config -> 'call_types' ? $2
 ORDER BY created_at, id;
+
+-- name: get_agent_configs
+-- Several agent configs of one workspace by id (the API's DataLoader).
+SELECT
+  id, workspace_id, created_by, name, crm_type, call_type, config, status, is_template,
+  template_key, description, created_at, updated_at
+FROM agent_configs
+WHERE workspace_id = $1 AND id = ANY($2::uuid[]);

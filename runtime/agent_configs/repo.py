@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from uuid import UUID
 
@@ -82,6 +82,11 @@ class AgentConfigRepo:
         if row is None:
             raise NotFoundError("agent config", str(agent_id))
         return StoredAgentConfig.from_row(row)
+
+    async def get_many(self, workspace_id: UUID, ids: Sequence[UUID]) -> list[StoredAgentConfig]:
+        """The workspace's agent configs among ``ids``, in no particular order."""
+        rows = await self._db.fetch(_SQL["get_agent_configs"], workspace_id, list(ids))
+        return [StoredAgentConfig.from_row(row) for row in rows]
 
     async def get_template(self, workspace_id: UUID, template_key: str) -> StoredAgentConfig | None:
         row = await self._db.fetchrow(_SQL["get_template"], workspace_id, template_key)

@@ -24,6 +24,7 @@ from runtime.cli.meetings import meetings_app
 from runtime.cli.metrics import metrics_command
 from runtime.cli.results import activity_app, inbox_app
 from runtime.cli.tenants import user_app, workspace_app
+from runtime.cli.tokens import token_app
 from runtime.cli.worker import worker_command
 from runtime.errors import CrmAgentsError
 
@@ -78,6 +79,7 @@ app.command("migrate")(migrate_command)
 app.add_typer(db_app, name="db")
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
 app.add_typer(meetings_app, name="meetings")
 app.add_typer(agent_app, name="agent")
 app.add_typer(config_app, name="config")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -57,6 +58,11 @@ class MeetingRepo:
         if row is None:
             raise NotFoundError("meeting", str(meeting_id))
         return _meeting(row)
+
+    async def get_many(self, workspace_id: UUID, ids: Sequence[UUID]) -> list[Meeting]:
+        """The workspace's meetings among ``ids``, in no particular order."""
+        rows = await self._db.fetch(_SQL["get_meetings"], workspace_id, list(ids))
+        return [_meeting(row) for row in rows]
 
     async def get_by_external_id(self, workspace_id: UUID, external_id: str) -> Meeting | None:
         row = await self._db.fetchrow(_SQL["get_meeting_by_external_id"], workspace_id, external_id)

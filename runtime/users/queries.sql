@@ -36,3 +36,9 @@ FROM workspace_members m
 JOIN users u ON u.id = m.user_id
 WHERE m.workspace_id = $1
 ORDER BY lower(u.email);
+
+-- name: get_users
+-- Several users by id (the API's DataLoader); unknown ids are absent.
+SELECT id, email, name, created_at
+FROM users
+WHERE id = ANY($1::uuid[]);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -48,6 +49,11 @@ class UserRepo:
         if row is None:
             raise NotFoundError("user", str(user_id))
         return _user(row)
+
+    async def get_many(self, ids: Sequence[UUID]) -> list[User]:
+        """The users among ``ids``, in no particular order."""
+        rows = await self._db.fetch(_SQL["get_users"], list(ids))
+        return [_user(row) for row in rows]
 
     async def get_by_email(self, email: str) -> User | None:
         row = await self._db.fetchrow(_SQL["get_user_by_email"], email)

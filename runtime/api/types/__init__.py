@@ -1,0 +1,1 @@
+"""GraphQL types and operations, one module per area; ``runtime.api.schema`` merges them."""

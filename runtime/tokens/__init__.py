@@ -1,0 +1,1 @@
+"""API tokens: bearer tokens of the GraphQL API, stored as digests."""
