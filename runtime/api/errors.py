@@ -67,7 +67,7 @@ class ApiError(GraphQLError):
 
     @classmethod
     def not_found(cls, kind: str, key: str, *, field: str | None = None) -> ApiError:
-        return cls(f"{kind} {key} not found", ErrorCode.NOT_FOUND, field=field)
+        return cls(f"no {kind} {key}", ErrorCode.NOT_FOUND, field=field)
 
     @classmethod
     def bad_input(cls, field: str, reason: str) -> ApiError:
@@ -138,10 +138,13 @@ def _located(new: GraphQLError, where: GraphQLError) -> GraphQLError:
 
 
 def _camel(field: str | None) -> str | None:
-    """``call_type`` -> ``callType``, segment by segment (``config.fields.0`` kept)."""
+    """A domain field path as the API spells it: the first segment is a GraphQL argument or
+    input field (``call_type`` -> ``callType``); the rest is inside a JSON value and keeps
+    its own spelling (``config.auto_apply_threshold``)."""
     if field is None:
         return None
-    return ".".join(_camel_word(part) for part in field.split("."))
+    head, dot, rest = field.partition(".")
+    return _camel_word(head) + dot + rest
 
 
 def _camel_word(word: str) -> str:
