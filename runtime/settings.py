@@ -42,6 +42,7 @@ __all__ = [
     "KEY_ID_PATTERN",
     "RESOURCE_NAME_PATTERN",
     "ApiSettings",
+    "AutomationSettings",
     "ClusterSettings",
     "DatabaseSettings",
     "EnvVariable",
@@ -481,6 +482,18 @@ class ClusterSettings(BaseModel):
     )
 
 
+class AutomationSettings(BaseModel):
+    """Users' own automations (triggers and actions, ``runtime.automations``)."""
+
+    allow_private_webhook_hosts: bool = Field(
+        default=False,
+        description=(
+            "Let webhook automations target loopback, private and local hosts. Only for tests"
+            " and emulators: otherwise a user could make the service call into its own network."
+        ),
+    )
+
+
 class Settings(BaseSettings):
     """Everything crm-agents can be told through its environment."""
 
@@ -539,6 +552,9 @@ class Settings(BaseSettings):
     )
     api: ApiSettings = Field(
         default_factory=ApiSettings, description="The GraphQL API served by `crm-agents serve`."
+    )
+    automations: AutomationSettings = Field(
+        default_factory=AutomationSettings, description="Users' own automations."
     )
 
     @property

@@ -79,3 +79,76 @@ SET crm_record_id = x.record_id, updated_at = $3
 FROM unnest($2::uuid[], $4::text[]) AS x(id, record_id)
 WHERE a.workspace_id = $1 AND a.id = x.id AND a.crm_record_id IS NULL
 RETURNING a.id;
+
+-- name: get_activities
+-- Several activities of one workspace by id (the API's DataLoader); unknown ids are absent.
+SELECT
+  id, workspace_id, agent_config_id, user_id, meeting_id, crm_record_id, crm_record_type,
+  action_type, fields_updated, overall_confidence, status, error_message, agent_run_id,
+  details, created_at, updated_at
+FROM activity_logs
+WHERE workspace_id = $1 AND id = ANY($2::uuid[]);
+
+-- name: page_activity
+-- One page of a workspace's activity, newest first. runtime.db.keyset fills in the
+-- conditions (each filter given, the cursor) and the limit. The page's ids are found
+-- first, from one of migration 0016's indexes alone (each ends in created_at, id, read
+-- backward, and carries every filtered column), so rows that fail a filter cost an index entry, not
+-- a table row; then only the page's rows are read. A row without created_at (none is written so; the column
+-- allows it) has no place in the order and is not listed.
+WITH page AS MATERIALIZED (
+  SELECT id, created_at
+  FROM activity_logs
+  WHERE workspace_id = $1 AND created_at IS NOT NULL{conditions}
+  ORDER BY created_at DESC, id DESC
+  LIMIT {limit}
+)
+SELECT
+  a.id, a.workspace_id, a.agent_config_id, a.user_id, a.meeting_id, a.crm_record_id,
+  a.crm_record_type, a.action_type, a.fields_updated, a.overall_confidence, a.status,
+  a.error_message, a.agent_run_id, a.details, a.created_at, a.updated_at
+FROM page
+JOIN activity_logs a ON a.id = page.id
+ORDER BY page.created_at DESC, page.id DESC;
+
+-- name: count_activity
+-- How many rows page_activity lists over all pages (the same conditions, no cursor).
+SELECT count(*)
+FROM activity_logs
+WHERE workspace_id = $1 AND created_at IS NOT NULL{conditions};
+
+-- name: recent_activity_for_agents
+-- The newest $3 activities of each agent among $2 (the API's DataLoader: one statement for
+-- a whole list of agents); each agent's rows are one range of
+-- idx_activity_logs_agent_created_id, read newest first and cut at $3.
+SELECT
+  a.id, a.workspace_id, a.agent_config_id, a.user_id, a.meeting_id, a.crm_record_id,
+  a.crm_record_type, a.action_type, a.fields_updated, a.overall_confidence, a.status,
+  a.error_message, a.agent_run_id, a.details, a.created_at, a.updated_at
+FROM unnest($2::uuid[]) AS agent(id)
+CROSS JOIN LATERAL (
+  SELECT *
+  FROM activity_logs
+  WHERE agent_config_id = agent.id AND workspace_id = $1 AND created_at IS NOT NULL
+  ORDER BY created_at DESC, id DESC
+  LIMIT $3
+) AS a
+ORDER BY a.agent_config_id, a.created_at DESC, a.id DESC;
+
+-- name: outcomes_for_agents
+-- Per agent among $2 (of workspace $1): its activities since $3 by final status. Pending
+-- rows are not counted: they have no outcome yet. The agents are checked against the
+-- workspace once, so each agent's rows are an index-only range of
+-- idx_activity_logs_agent_created_id (which includes status).
+SELECT
+  a.agent_config_id,
+  count(*) FILTER (WHERE a.status = 'success') AS succeeded,
+  count(*) FILTER (WHERE a.status = 'failed') AS failed,
+  count(*) FILTER (WHERE a.status = 'rejected') AS rejected
+FROM activity_logs a
+WHERE a.agent_config_id IN (
+    SELECT id FROM agent_configs WHERE workspace_id = $1 AND id = ANY($2::uuid[])
+  )
+  AND a.created_at >= $3
+  AND a.status IN ('success', 'failed', 'rejected')
+GROUP BY a.agent_config_id;

@@ -12,10 +12,11 @@ from uuid import UUID
 
 from runtime.activity.models import ActivityLog
 from runtime.db import Executor
+from runtime.db.keyset import After, Conditions
 from runtime.db.named_sql import load_queries
 from runtime.errors import NotFoundError
 
-__all__ = ["ActivityRepo", "NewActivity"]
+__all__ = ["ActivityFilter", "ActivityRepo", "AgentOutcomes", "NewActivity"]
 
 _SQL = load_queries(Path(__file__).with_name("queries.sql"))
 
@@ -58,6 +59,48 @@ class NewActivity:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ActivityFilter:
+    """Which of a workspace's activities to list; None means any. ``created_after`` is
+    inclusive, ``created_before`` exclusive."""
+
+    agent_config_id: UUID | None = None
+    user_id: UUID | None = None
+    status: str | None = None
+    action_type: str | None = None
+    crm_record_type: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+    def conditions(self, workspace_id: UUID) -> Conditions:
+        """The filter as conditions of ``page_activity`` / ``count_activity``."""
+        return (
+            Conditions(workspace_id)
+            .when(self.agent_config_id, "agent_config_id = {}")
+            .when(self.user_id, "user_id = {}")
+            .when(self.status, "status = {}")
+            .when(self.action_type, "action_type = {}")
+            .when(self.crm_record_type, "crm_record_type = {}")
+            .when(self.created_after, "created_at >= {}")
+            .when(self.created_before, "created_at < {}")
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AgentOutcomes:
+    """How an agent's finished activities ended over some window."""
+
+    succeeded: int = 0
+    failed: int = 0
+    rejected: int = 0
+
+    @property
+    def success_rate(self) -> float | None:
+        """success / (success + failed + rejected); None when nothing finished."""
+        finished = self.succeeded + self.failed + self.rejected
+        return self.succeeded / finished if finished else None
+
+
 class ActivityRepo:
     def __init__(self, db: Executor) -> None:
         self._db = db
@@ -85,6 +128,69 @@ class ActivityRepo:
     async def list_for_meeting(self, meeting_id: UUID) -> list[ActivityLog]:
         rows = await self._db.fetch(_SQL["list_activity_for_meeting"], meeting_id)
         return [_activity(row) for row in rows]
+
+    # The API's reads (runtime.api.types.activity) -------------------------------------
+
+    async def get_many(self, workspace_id: UUID, ids: Sequence[UUID]) -> list[ActivityLog]:
+        """The workspace's activities among ``ids``, in no particular order."""
+        if not ids:
+            return []
+        rows = await self._db.fetch(_SQL["get_activities"], workspace_id, list(ids))
+        return [_activity(row) for row in rows]
+
+    async def page(
+        self,
+        workspace_id: UUID,
+        where: ActivityFilter,
+        *,
+        limit: int,
+        after: After | None = None,
+    ) -> list[ActivityLog]:
+        """Up to ``limit`` of the workspace's activities matching ``where``, newest first,
+        strictly after ``after``."""
+        sql, args = (
+            where.conditions(workspace_id)
+            .after(after)
+            .statement(_SQL["page_activity"], limit=limit)
+        )
+        return [_activity(row) for row in await self._db.fetch(sql, *args)]
+
+    async def count(self, workspace_id: UUID, where: ActivityFilter) -> int:
+        """How many activities ``page`` lists over all its pages."""
+        sql, args = where.conditions(workspace_id).statement(_SQL["count_activity"])
+        return int(await self._db.fetchval(sql, *args))
+
+    async def recent_for_agents(
+        self, workspace_id: UUID, agent_ids: Sequence[UUID], *, limit: int
+    ) -> dict[UUID, list[ActivityLog]]:
+        """The newest ``limit`` activities of each agent (newest first), by agent; an agent
+        without any maps to an empty list."""
+        found: dict[UUID, list[ActivityLog]] = {agent_id: [] for agent_id in agent_ids}
+        if not agent_ids:
+            return found
+        rows = await self._db.fetch(
+            _SQL["recent_activity_for_agents"], workspace_id, list(set(agent_ids)), limit
+        )
+        for row in rows:
+            found[row["agent_config_id"]].append(_activity(row))
+        return found
+
+    async def outcomes_for_agents(
+        self, workspace_id: UUID, agent_ids: Sequence[UUID], *, since: datetime
+    ) -> dict[UUID, AgentOutcomes]:
+        """Each agent's finished activities created at or after ``since``, by agent (the
+        workspace's agents among ``agent_ids``; the others map to no outcomes)."""
+        found = {agent_id: AgentOutcomes() for agent_id in agent_ids}
+        if not agent_ids:
+            return found
+        rows = await self._db.fetch(
+            _SQL["outcomes_for_agents"], workspace_id, list(set(agent_ids)), since
+        )
+        for row in rows:
+            found[row["agent_config_id"]] = AgentOutcomes(
+                succeeded=row["succeeded"], failed=row["failed"], rejected=row["rejected"]
+            )
+        return found
 
     # The writer's side (runtime.writes.writer) ------------------------------------------
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, Self
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from runtime.agents.config import AgentConfig
 from runtime.errors import StorageError
@@ -24,6 +24,7 @@ AgentStatus = Literal["draft", "active", "paused", "error"]
 AGENT_STATUSES: tuple[AgentStatus, ...] = ("draft", "active", "paused", "error")
 
 _INPUT = ConfigDict(extra="forbid")
+_DESCRIPTION_MAX = 2000
 
 
 class AgentConfigCreate(BaseModel):
@@ -38,18 +39,23 @@ class AgentConfigCreate(BaseModel):
         max_length=100,
         description="The primary call type, one the config runs on; default: its first.",
     )
-    description: str | None = None
+    description: str | None = Field(default=None, max_length=_DESCRIPTION_MAX)
 
-    @model_validator(mode="after")
-    def _primary_is_configured(self) -> Self:
-        if self.call_type is not None and self.call_type.strip().lower() not in (
-            self.config.call_types
+    @field_validator("call_type")
+    @classmethod
+    def _primary_is_configured(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # ``config`` is declared first, so it is in ``info.data`` unless it failed (and was
+        # reported) itself; the problem is then the call type's, named by its field.
+        config = info.data.get("config")
+        if (
+            value is not None
+            and config is not None
+            and value.strip().lower() not in config.call_types
         ):
             raise ValueError(
-                f"call_type {self.call_type!r} is not one of the config's call_types"
-                f" ({', '.join(self.config.call_types)})"
+                f"{value!r} is not one of the config's call_types ({', '.join(config.call_types)})"
             )
-        return self
+        return value
 
     @property
     def primary_call_type(self) -> str:
@@ -66,6 +72,11 @@ class AgentConfigUpdate(BaseModel):
 
     name: NonEmptyStr | None = Field(default=None, max_length=255)
     config: AgentConfig | None = None
+    description: str | None = Field(
+        default=None,
+        max_length=_DESCRIPTION_MAX,
+        description="A new description; an empty (or blank) one removes it.",
+    )
 
 
 class StoredAgentConfig(BaseModel):

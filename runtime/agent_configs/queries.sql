@@ -53,11 +53,13 @@ WHERE workspace_id = $1
 ORDER BY is_template IS TRUE, created_at, name, id;
 
 -- name: update_agent_config
--- $3 name, $4 config, $5 crm_type, $6 primary call type: NULL keeps the stored value. A new
--- config keeps the primary call type while the config still runs on it, else takes $6.
+-- $3 name, $4 config, $5 crm_type, $6 primary call type, $7 description: NULL keeps the
+-- stored value (a blank description removes it). A new config keeps the primary call type
+-- while the config still runs on it, else takes $6.
 UPDATE agent_configs
 SET
   name = COALESCE($3, name),
+  description = CASE WHEN $7::text IS NULL THEN description ELSE NULLIF(btrim($7), '') END,
   config = COALESCE($4::jsonb, config),
   crm_type = COALESCE($5, crm_type),
   call_type = CASE

@@ -95,7 +95,7 @@ class AgentConfigRepo:
     async def update(
         self, workspace_id: UUID | None, agent_id: UUID, change: AgentConfigUpdate
     ) -> StoredAgentConfig:
-        """Change the name and/or config; ``updated_at`` moves either way.
+        """Change the name, config and/or description; ``updated_at`` moves either way.
 
         A new config also sets ``crm_type``, and ``call_type`` when the config no longer runs
         on the stored primary call type (it becomes the config's first).
@@ -109,6 +109,7 @@ class AgentConfigRepo:
             None if config is None else config.model_dump(mode="json"),
             None if config is None else config.crm_type,
             None if config is None else config.call_types[0],
+            change.description,
         )
         if row is None:
             raise NotFoundError("agent config", str(agent_id))

@@ -87,28 +87,39 @@ async def create_from_template(
     conn: asyncpg.Connection,
     workspace_id: UUID,
     *,
-    template_key: str,
+    template_key: str | None = None,
+    template_id: UUID | None = None,
     created_by: UUID,
     name: str | None = None,
+    call_type: str | None = None,
+    description: str | None = None,
 ) -> StoredAgentConfig:
     """A new draft agent with the config, call type and description of a template.
 
-    The workspace's template row is the source (a workspace may have edited it); a built-in
-    template the workspace has no row for is taken from the code. ``name`` defaults to the
-    template's name.
+    The template is named by its key or by the id of its row (one of the two). The
+    workspace's template row is the source (a workspace may have edited it); a built-in
+    template the workspace has no row for is taken from the code. ``name``, ``call_type``
+    (one the config runs on) and ``description`` default to the template's.
 
     Raises:
-        InvalidInputError: unknown template (field ``template``, listing the known keys),
-            a bad name, or a creator who is not a member (field ``created_by``).
+        InvalidInputError: unknown template (field ``template``, listing the known keys), an
+            id that is not one of the workspace's templates (``template_id``), a bad name or
+            call type, or a creator who is not a member (field ``created_by``).
         NotFoundError: no such workspace or user.
     """
-    key = template_key.strip().lower()
+    if (template_key is None) == (template_id is None):
+        raise InvalidInputError.one("template", "name a template by its key or by its id")
+    key = (template_key or "").strip().lower()
     async with conn.transaction():
         await _require_member(conn, workspace_id, created_by)
         repo = AgentConfigRepo(conn)
-        stored = await repo.get_template(workspace_id, key) if key else None
+        stored: StoredAgentConfig | None = None
+        if template_id is not None:
+            stored = await _template_row(repo, workspace_id, template_id)
+        elif key:
+            stored = await repo.get_template(workspace_id, key)
         if stored is not None:
-            source_name, config, call_type, description = (
+            source_name, config, source_call_type, source_description = (
                 stored.name,
                 stored.config,
                 stored.call_type,
@@ -122,20 +133,22 @@ async def create_from_template(
                     "template",
                     f"no template {template_key!r}; known: {', '.join(known)}",
                 )
-            source_name, config, call_type, description = (
+            source_name, config, source_call_type, source_description = (
                 builtin.name,
                 builtin.config,
                 builtin.call_type,
                 builtin.description,
             )
-        if call_type is not None and call_type not in config.call_types:
-            call_type = None  # an edited template no longer runs on it: the config's first
+        if call_type is None:
+            call_type = source_call_type
+            if call_type is not None and call_type not in config.call_types:
+                call_type = None  # an edited template no longer runs on it: the config's first
         new = _validated(
             AgentConfigCreate,
             name=source_name if name is None else name,
             config=config,
             call_type=call_type,
-            description=description,
+            description=source_description if description is None else description,
         )
         return await repo.insert(workspace_id, created_by, new)
 
@@ -147,15 +160,23 @@ async def create_agent(
     created_by: UUID,
     name: str,
     config: RawConfig,
+    call_type: str | None = None,
+    description: str | None = None,
 ) -> StoredAgentConfig:
     """A new draft agent with a config of the caller's own.
 
+    ``call_type`` is its primary call type, one the config runs on (default: the config's
+    first).
+
     Raises:
-        InvalidInputError: a bad name or config (fields ``name``, ``config.<path>``) or a
-            creator who is not a member (``created_by``).
+        InvalidInputError: a bad name, config, call type or description (fields ``name``,
+            ``config.<path>``, ``call_type``, ``description``) or a creator who is not a
+            member (``created_by``).
         NotFoundError: no such workspace or user.
     """
-    new = _validated(AgentConfigCreate, name=name, config=config)
+    new = _validated(
+        AgentConfigCreate, name=name, config=config, call_type=call_type, description=description
+    )
     async with conn.transaction():
         await _require_member(conn, workspace_id, created_by)
         return await AgentConfigRepo(conn).insert(workspace_id, created_by, new)
@@ -167,20 +188,24 @@ async def update_agent(
     *,
     name: str | None = None,
     config: RawConfig | None = None,
+    description: str | None = None,
     workspace_id: UUID | None = None,
 ) -> StoredAgentConfig:
-    """Rename an agent and/or replace its config; the new config applies to its next runs.
+    """Rename an agent, replace its config and/or its description (a blank one removes it);
+    the new config applies to its next runs.
 
     ``workspace_id`` scopes the lookup (an agent of another workspace is not found).
 
     Raises:
-        InvalidInputError: nothing to change, or a bad name or config, each problem naming
-            its field (``config.fields.amount.auto_apply_threshold``).
+        InvalidInputError: nothing to change, or a bad name, config or description, each
+            problem naming its field (``config.fields.amount.auto_apply_threshold``).
         NotFoundError: no such agent config.
     """
-    if name is None and config is None:
-        raise InvalidInputError.one("(input)", "nothing to change: give a new name or config")
-    change = _validated(AgentConfigUpdate, name=name, config=config)
+    if name is None and config is None and description is None:
+        raise InvalidInputError.one(
+            "(input)", "nothing to change: give a new name, config or description"
+        )
+    change = _validated(AgentConfigUpdate, name=name, config=config, description=description)
     return await AgentConfigRepo(conn).update(workspace_id, agent_id, change)
 
 
@@ -255,6 +280,22 @@ async def _require_member(conn: asyncpg.Connection, workspace_id: UUID, user_id:
     raise InvalidInputError.one(
         "created_by", f"user {user_id} is not a member of workspace {workspace_id}"
     )
+
+
+async def _template_row(
+    repo: AgentConfigRepo, workspace_id: UUID, template_id: UUID
+) -> StoredAgentConfig:
+    """The workspace's template row ``template_id``; an agent's id is not a template."""
+    try:
+        row = await repo.get(workspace_id, template_id)
+    except NotFoundError as exc:
+        raise NotFoundError("template", str(template_id), field="template_id") from exc
+    if not row.is_template:
+        raise InvalidInputError.one(
+            "template_id",
+            f"{template_id} is the agent {row.name!r}, not a template (see the templates)",
+        )
+    return row
 
 
 async def _known_template_keys(repo: AgentConfigRepo, workspace_id: UUID) -> list[str]:

@@ -159,9 +159,8 @@ class RecordMatcher:
             if (contact := by_email.get(p.email) if p.email else by_name.get(p.name))
         ]
         contact_ids = list(dict.fromkeys(c.id for _, c in attended))
-        contact_companies, contact_deals = await asyncio.gather(
-            self._linked("contacts", contact_ids, "companies"),
-            self._linked("contacts", contact_ids, "deals"),
+        contact_companies, contact_deals = await self._linked(
+            "contacts", contact_ids, ("companies", "deals")
         )
         covered = {p.domain for p, c in attended if contact_companies[c.id]}
         domains = [
@@ -172,7 +171,7 @@ class RecordMatcher:
         by_domain = await self._companies_by_domain(domains)
         via_contacts = list(dict.fromkeys(_flat(contact_companies.values())))
         companies = await self._read("companies", [*via_contacts, *by_domain], _COMPANY_PROPERTIES)
-        company_deals = await self._linked("companies", list(companies), "deals")
+        (company_deals,) = await self._linked("companies", list(companies), ("deals",))
         deal_ids = [*_flat(contact_deals.values()), *_flat(company_deals.values())]
         deals = await self._read("deals", deal_ids, self._deal_properties)
         return _Found(
@@ -223,12 +222,22 @@ class RecordMatcher:
         return found
 
     async def _linked(
-        self, from_type: ObjectType, ids: Sequence[str], to_type: ObjectType
-    ) -> dict[str, set[str]]:
-        linked = await asyncio.gather(
-            *(self._crm.associated_ids(from_type, record_id, to_type) for record_id in ids)
-        )
-        return {record_id: set(to_ids) for record_id, to_ids in zip(ids, linked, strict=True)}
+        self, from_type: ObjectType, ids: Sequence[str], to_types: Sequence[ObjectType]
+    ) -> list[dict[str, set[str]]]:
+        """Per type of ``to_types``: each record's associated ids of that type, all read
+        side by side."""
+        reads = [
+            self._crm.associated_ids(from_type, record_id, to_type)
+            for to_type in to_types
+            for record_id in ids
+        ]
+        # One read needs no task of its own (the answers come from a cache mostly).
+        linked = [await reads[0]] if len(reads) == 1 else await asyncio.gather(*reads)
+        count = len(ids)
+        return [
+            {record_id: set(linked[t * count + i]) for i, record_id in enumerate(ids)}
+            for t in range(len(to_types))
+        ]
 
     async def _read(
         self, object_type: ObjectType, ids: Sequence[str], properties: Sequence[str]

@@ -29,6 +29,7 @@ no word of the deal's name was heard, it is at most 0.6.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Collection, Sequence
@@ -39,10 +40,13 @@ from runtime.agents.matching_text import MeetingWords, word_forms, words
 from runtime.crm.port import CrmRecord
 
 __all__ = [
+    "DEAL_TEXT_KEPT_MAX",
+    "DEAL_WORDS_KEPT",
     "TIER_CEILINGS",
     "DealCandidate",
     "LinkTier",
     "ScoredDeal",
+    "deal_words",
     "match_confidence",
     "rank_deals",
 ]
@@ -66,6 +70,10 @@ NEW_WORK_CEILING = 0.6
 NAMED_SCORE = 2.0
 _TIER_ORDER: dict[LinkTier, int] = {"contact": 0, "company": 1, "domain": 2}
 _OTHER_PROPERTIES = ("description", "hs_next_step")
+DEAL_WORDS_KEPT = 4096
+"""How many deals' words ``deal_words`` keeps (least recently used go first)."""
+DEAL_TEXT_KEPT_MAX = 4000
+"""A deal with more text than this (name, description and next step) is not kept."""
 
 
 @dataclass(frozen=True)
@@ -120,13 +128,12 @@ def rank_deals(
         company_words: words (stemmed) of the reached companies' names, left out.
     """
     excluded = set(company_words)
-    names = [_name_forms(c.deal, excluded) for c in candidates]
-    others = [
-        set(words(" ".join(c.deal.properties.get(p) or "" for p in _OTHER_PROPERTIES)))
-        - excluded
-        - set(name)
-        for c, name in zip(candidates, names, strict=True)
-    ]
+    names: list[dict[str, str]] = []
+    others: list[set[str]] = []
+    for candidate in candidates:
+        name_forms, other_words = deal_words(candidate.deal)
+        names.append({stem: form for stem, form in name_forms if stem not in excluded})
+        others.append(set(other_words) - excluded)
     spread = Counter(w for name, other in zip(names, others, strict=True) for w in {*name, *other})
     count = len(candidates)
 
@@ -171,9 +178,34 @@ def match_confidence(ranked: Sequence[ScoredDeal], meeting: MeetingWords) -> flo
     return round(confidence, 3)
 
 
-def _name_forms(deal: CrmRecord, excluded: Collection[str]) -> dict[str, str]:
-    forms = word_forms(deal.properties.get("dealname") or "")
-    return {stem: form for stem, form in forms.items() if stem not in excluded}
+def deal_words(deal: CrmRecord) -> tuple[tuple[tuple[str, str], ...], frozenset[str]]:
+    """The words of the deal's name (stem, first spelling), in order, and the other words
+    of its description and next step (stems not in its name)."""
+    properties = deal.properties
+    name = properties.get("dealname") or ""
+    description, next_step = (properties.get(p) or "" for p in _OTHER_PROPERTIES)
+    if len(name) + len(description) + len(next_step) > DEAL_TEXT_KEPT_MAX:
+        return _words_of_deal(name, description, next_step)
+    return _deal_words(deal.id, name, description, next_step)
+
+
+@functools.lru_cache(maxsize=DEAL_WORDS_KEPT)
+def _deal_words(
+    deal_id: str, name: str, description: str, next_step: str
+) -> tuple[tuple[tuple[str, str], ...], frozenset[str]]:
+    # Kept per deal and the values its words come from: the answer is a function of the
+    # values alone, so a deal whose name, description or next step changed is a new key
+    # and never answered from an older one. The deals matched are read from the workspace's
+    # CRM cache and come back meeting after meeting; the bounds keep memory flat.
+    del deal_id  # part of the key only
+    return _words_of_deal(name, description, next_step)
+
+
+def _words_of_deal(
+    name: str, description: str, next_step: str
+) -> tuple[tuple[tuple[str, str], ...], frozenset[str]]:
+    forms = word_forms(name)
+    return tuple(forms.items()), frozenset(words(f"{description} {next_step}")) - set(forms)
 
 
 def _link_score(candidate: DealCandidate) -> float:

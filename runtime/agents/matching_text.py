@@ -61,7 +61,11 @@ _STOP_WORDS = frozenset(
 # Stripped once each, longest first, when at least four letters remain: light enough that
 # unrelated words rarely collide, strong enough for plurals and -ing/-ed/-al forms.
 _SUFFIXES = ("ing", "ed", "al", "s")
+_SUFFIX_BY_END = {suffix[-1]: suffix for suffix in _SUFFIXES}
+assert len(_SUFFIX_BY_END) == len(_SUFFIXES), "each suffix must end in its own letter"
 _WORD = re.compile(r"[^\W_]+")
+# The same words in case-folded ASCII text (letters and digits), found faster.
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
 
 # A call of these kinds is the start of a sales conversation.
 _OPENING_CALL_WORDS = frozenset({"discovery", "demo", "intro", "introduction", "introductory"})
@@ -91,14 +95,18 @@ _EXPLORING_PHRASES = (
 
 
 def _stem(word: str) -> str:
-    # "ss" endings (business, process) are not plurals.
     for _ in range(2):
-        for suffix in _SUFFIXES:
-            if word.endswith(suffix) and not word.endswith("ss") and len(word) - len(suffix) >= 4:
-                word = word[: -len(suffix)]
-                break
-        else:
+        # At most one suffix fits: each ends in its own letter.
+        suffix = _SUFFIX_BY_END.get(word[-1:])
+        if (
+            suffix is None
+            or not word.endswith(suffix)
+            # "ss" endings (business, process) are not plurals.
+            or word.endswith("ss")
+            or len(word) - len(suffix) < 4
+        ):
             break
+        word = word[: -len(suffix)]
     return word
 
 
@@ -157,11 +165,31 @@ def external_people(meeting: MeetingIn) -> list[ExternalPerson]:
     return list(people.values())
 
 
-def _phrase_in(text: str, phrases: Iterable[str]) -> str | None:
-    for phrase in phrases:
-        if re.search(rf"\b{re.escape(phrase)}\b", text):
+def _phrase_patterns(phrases: Iterable[str]) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    return tuple((phrase, re.compile(rf"\b{re.escape(phrase)}\b")) for phrase in phrases)
+
+
+_NEW_WORK = _phrase_patterns(_NEW_WORK_PHRASES)
+_EXPLORING = _phrase_patterns(_EXPLORING_PHRASES)
+
+
+def _phrase_in(text: str, phrases: Iterable[tuple[str, re.Pattern[str]]]) -> str | None:
+    for phrase, pattern in phrases:
+        # The plain substring test first: most phrases are not in the text at all.
+        if phrase in text and pattern.search(text):
             return phrase
     return None
+
+
+def _counted(tokens: Iterable[str]) -> Counter[str]:
+    """``Counter(words(text))`` from the text's case-folded tokens: each distinct token is
+    stemmed once, however often it occurs (keys in the order of their first occurrence)."""
+    counts: dict[str, int] = {}
+    for token, count in Counter(tokens).items():
+        if token not in _STOP_WORDS:
+            stem = _stem(token) if token[-1] in _SUFFIX_BY_END else token
+            counts[stem] = counts.get(stem, 0) + count
+    return Counter(counts)
 
 
 @dataclass(frozen=True)
@@ -179,14 +207,17 @@ class MeetingWords:
 
     @classmethod
     def of(cls, meeting: MeetingIn) -> MeetingWords:
-        head = f"{meeting.title} {meeting.call_type or ''}"
+        head = f"{meeting.title} {meeting.call_type or ''}".casefold()
+        # The notes and the transcript lines as one text: no word spans the spaces joining
+        # them, and case folding goes character by character, so its words are the lines'.
         lines = [meeting.notes or "", *(line.text for line in meeting.transcript)]
-        text = " ".join([head, *lines]).casefold()
-        head_words = set(_WORD.findall(head.casefold()))
+        body = " ".join(lines).casefold()
+        head_words = _WORD.findall(head)
+        text = f"{head} {body}"
         return cls(
-            title=Counter(words(head)),
-            body=Counter(w for line in lines for w in words(line)),
-            opening_call=min(head_words & _OPENING_CALL_WORDS, default=None),
-            new_work=_phrase_in(text, _NEW_WORK_PHRASES),
-            exploring=_phrase_in(text, _EXPLORING_PHRASES),
+            title=_counted(head_words),
+            body=_counted((_ASCII_WORD if body.isascii() else _WORD).findall(body)),
+            opening_call=min(set(head_words) & _OPENING_CALL_WORDS, default=None),
+            new_work=_phrase_in(text, _NEW_WORK),
+            exploring=_phrase_in(text, _EXPLORING),
         )

@@ -20,6 +20,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from graphql.error import GraphQLError
 from strawberry.fastapi import BaseContext
 
 from runtime.api.errors import ApiError
@@ -50,6 +51,9 @@ class ApiContext(BaseContext):
         self.services = services
         self.principal_or_none = principal
         self.loaders: dict[str, Any] = {}  # DataLoaders of this request, by name
+        # Errors a resolver reports beside its data (``runtime.api.errors.report_error``),
+        # added to the result by ``runtime.api.errors.ErrorCodes``.
+        self.reported_errors: list[GraphQLError] = []
 
     @property
     def pool(self) -> asyncpg.Pool:

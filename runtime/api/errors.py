@@ -28,7 +28,7 @@ from runtime.errors import (
     PermissionDeniedError,
 )
 
-__all__ = ["ApiError", "ErrorCode", "ErrorCodes", "api_error_from"]
+__all__ = ["ApiError", "ErrorCode", "ErrorCodes", "api_error_from", "report_error"]
 
 _log = logging.getLogger(__name__)
 
@@ -95,8 +95,22 @@ class ErrorCodes(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
-        if isinstance(result, GraphQLExecutionResult | ExecutionResult) and result.errors:
-            result.errors = [_with_code(error) for error in result.errors]
+        if not isinstance(result, GraphQLExecutionResult | ExecutionResult):
+            return
+        errors = [_with_code(error) for error in result.errors or ()]
+        errors.extend(getattr(self.execution_context.context, "reported_errors", ()))
+        result.errors = errors or None
+
+
+def report_error(
+    context: Any, path: list[str | int], error: ApiError, **extensions: object
+) -> None:
+    """Report ``error`` at ``path`` beside the field's data, with more ``extensions``: a
+    field that partly succeeded (a batch) answers its data and says what failed."""
+    located = GraphQLError(
+        error.message, path=path, extensions={**(error.extensions or {}), **extensions}
+    )
+    context.reported_errors.append(located)
 
 
 def _with_code(error: GraphQLError) -> GraphQLError:
@@ -105,6 +119,10 @@ def _with_code(error: GraphQLError) -> GraphQLError:
         return _located(original, error)
     if isinstance(original, ClientError):
         return _located(api_error_from(original), error)
+    if isinstance(original, GraphQLError):
+        # graphql-core's own refusal of a value, e.g. a variable that does not coerce to its
+        # declared type: the client's input, not our failure.
+        return _located(ApiError(error.message, ErrorCode.BAD_USER_INPUT), error)
     if original is None:
         if (error.extensions or {}).get("code"):
             return error

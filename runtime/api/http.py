@@ -20,16 +20,21 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
+from cross_web import HTTPException
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from graphql import GraphQLError, parse
 from starlette.requests import HTTPConnection
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 
 from runtime.api.auth import Authenticator, BadTokenError, bearer_token
 from runtime.api.context import ApiContext, Services
 from runtime.api.errors import ErrorCode
+from runtime.api.events_hub import EventHub
 from runtime.api.ratelimit import RateLimiter, retry_after_header
 from runtime.api.schema import build_schema
 from runtime.clock import SystemClock
@@ -70,6 +75,35 @@ class _Router(GraphQLRouter[ApiContext, None]):
             raise ConnectionRejectionError({"reason": "connection_init payload needs a token"})
         return None
 
+    async def execute_single(
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: ApiContext,
+        root_value: None,
+        request_data: Any,
+    ) -> ExecutionResult:
+        """Strawberry's, with the status codes of GraphQL over HTTP: 405 (and ``Allow``) for
+        a mutation by GET, where strawberry says 400; 400 for a document that does not parse,
+        where strawberry says 200."""
+        try:
+            result = await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except HTTPException as exc:
+            if isinstance(exc.__cause__, InvalidOperationTypeError):
+                raise ApiHttpError(
+                    405,
+                    ErrorCode.GRAPHQL_VALIDATION_FAILED,
+                    exc.reason,
+                    {"Allow": "POST" if request_adapter.method == "GET" else "GET, POST"},
+                ) from exc
+            raise
+        if result.data is None and result.errors and _unparsable(request_data.query):
+            sub_response.status_code = 400
+        return result
+
 
 def build_api_app(settings: Settings, *, open_pool: PoolOpener | None = None) -> FastAPI:
     """The app; its database pool opens with the app's lifespan.
@@ -97,6 +131,10 @@ def build_api_app(settings: Settings, *, open_pool: PoolOpener | None = None) ->
             services.extras["authenticator"] = Authenticator(
                 pool, clock, cache_s=settings.api.auth_cache_s
             )
+            # Subscriptions' events: one LISTEN connection, taken on the first subscription.
+            hub = EventHub(pool.acquire)
+            services.extras["events"] = hub
+            stack.push_async_callback(hub.close)
             state["services"] = services
             state["limiter"] = RateLimiter(
                 settings.api.rate_limit_per_s, settings.api.rate_limit_burst, now=time.monotonic
@@ -163,6 +201,15 @@ def build_api_app(settings: Settings, *, open_pool: PoolOpener | None = None) ->
         return JSONResponse(body, 200 if not status.pending else 503)
 
     return http
+
+
+def _unparsable(query: str | None) -> bool:
+    """Whether a failed document failed to parse (the rare path: only failures come here)."""
+    try:
+        parse(query or "")
+    except GraphQLError:
+        return True
+    return False
 
 
 def _client_host(connection: HTTPConnection) -> str:

@@ -8,7 +8,7 @@ principal's workspace: an id of another workspace loads as None.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -22,7 +22,13 @@ from runtime.meetings.repo import MeetingRepo
 from runtime.users.models import User
 from runtime.users.repo import UserRepo
 
-__all__ = ["agent_config_loader", "keyed_loader", "meeting_loader", "user_loader"]
+__all__ = [
+    "agent_config_loader",
+    "keyed_loader",
+    "mapped_loader",
+    "meeting_loader",
+    "user_loader",
+]
 
 KeyT = TypeVar("KeyT", bound=Hashable)
 ValueT = TypeVar("ValueT")
@@ -46,6 +52,30 @@ def keyed_loader(
         return [found.get(key) for key in keys]
 
     created: DataLoader[KeyT, ValueT | None] = DataLoader(load_fn=load)
+    context.loaders[name] = created
+    return created
+
+
+def mapped_loader(
+    context: ApiContext,
+    name: str,
+    fetch: Callable[[list[KeyT]], Awaitable[Mapping[KeyT, ValueT]]],
+    *,
+    missing: Callable[[], ValueT],
+) -> DataLoader[KeyT, ValueT]:
+    """The request's loader called ``name`` for values ``fetch`` returns by key (one query
+    per batch; e.g. each agent's recent activity as a list); a key it leaves out loads as
+    ``missing()``. Put an argument the fetch depends on into ``name``."""
+    existing = context.loaders.get(name)
+    if existing is not None:
+        loader: DataLoader[KeyT, ValueT] = existing
+        return loader
+
+    async def load(keys: list[KeyT]) -> Sequence[ValueT]:
+        found = await fetch(keys)
+        return [found[key] if key in found else missing() for key in keys]
+
+    created: DataLoader[KeyT, ValueT] = DataLoader(load_fn=load)
     context.loaders[name] = created
     return created
 

@@ -9,32 +9,64 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.tools import merge_types
 
+from runtime.api.documents import CheckedDocuments, DocumentChecks
 from runtime.api.errors import ErrorCodes
-from runtime.api.types import agents
+from runtime.api.types import (
+    activity,
+    agent_mutations,
+    agents,
+    anomalies,
+    audit,
+    automations,
+    crm_connection,
+    inbox,
+    inbox_mutations,
+    meetings,
+    metrics,
+    preferences,
+    subscriptions,
+)
 from runtime.settings import ApiSettings
 
 __all__ = ["build_schema", "schema_sdl"]
 
-_AREAS: tuple[Any, ...] = (agents,)
+_CACHED_DOCUMENTS = 512
+
+_AREAS: tuple[Any, ...] = (
+    agents,
+    activity,
+    inbox,
+    metrics,
+    audit,
+    agent_mutations,
+    meetings,
+    crm_connection,
+    inbox_mutations,
+    anomalies,
+    automations,
+    preferences,
+    subscriptions,
+)
 
 
 def build_schema(settings: ApiSettings | None = None) -> strawberry.Schema:
     """The schema with the limits of ``settings`` (defaults when None)."""
     limits = settings or ApiSettings()
+    # The limits, and the documents that passed them, parsed and validated once per process.
+    checked = CheckedDocuments(
+        maxsize=_CACHED_DOCUMENTS,
+        max_depth=limits.max_query_depth,
+        max_tokens=limits.max_query_tokens,
+        max_aliases=limits.max_aliases,
+    )
     return strawberry.Schema(
         query=_merged("Query"),
         mutation=_merged("Mutation"),
         subscription=_merged("Subscription"),
         # Factories, not instances: strawberry builds a fresh extension per operation.
-        extensions=[
-            ErrorCodes,
-            lambda: QueryDepthLimiter(max_depth=limits.max_query_depth),
-            lambda: MaxTokensLimiter(max_token_count=limits.max_query_tokens),
-            lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
-        ],
+        extensions=[ErrorCodes, lambda: DocumentChecks(checked)],
     )
 
 

@@ -32,3 +32,19 @@ LIMIT $3;
 SELECT count(*) AS calls
 FROM audit_log
 WHERE workspace_id = $1 AND created_at > $2 AND action LIKE 'crm.%';
+
+-- name: page_audit_entries
+-- One page of the API's audit log, newest first. runtime.db.keyset fills in the
+-- conditions (each filter given, the cursor) and the limit; migration 0016 has an index
+-- for the action, actor and target filters, each ending in (created_at, id).
+SELECT id, workspace_id, actor_user_id, action, target_type, target_id, details, created_at
+FROM audit_log
+WHERE workspace_id = $1{conditions}
+ORDER BY created_at DESC, id DESC
+LIMIT {limit};
+
+-- name: count_audit_entries
+-- How many entries page_audit_entries lists over all pages (the same conditions).
+SELECT count(*)
+FROM audit_log
+WHERE workspace_id = $1{conditions};

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,38 @@ import asyncpg
 from runtime.audit.models import AuditCursor, AuditEntry, StoredAuditEntry
 from runtime.db import Executor
 from runtime.db.constraints import domain_error
+from runtime.db.keyset import After, Conditions
 from runtime.db.named_sql import load_queries
 from runtime.errors import InvalidInputError, NotFoundError
 
-__all__ = ["AuditRepo"]
+__all__ = ["AuditFilter", "AuditRepo"]
 
 _SQL = load_queries(Path(__file__).with_name("queries.sql"))
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Which of a workspace's entries to list; None means any. ``created_after`` is
+    inclusive, ``created_before`` exclusive."""
+
+    action: str | None = None
+    actor_user_id: UUID | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+    def conditions(self, workspace_id: UUID) -> Conditions:
+        """The filter as conditions of ``page_audit_entries`` / ``count_audit_entries``."""
+        return (
+            Conditions(workspace_id)
+            .when(self.action, "action = {}")
+            .when(self.actor_user_id, "actor_user_id = {}")
+            .when(self.target_type, "target_type = {}")
+            .when(self.target_id, "target_id = {}")
+            .when(self.created_after, "created_at >= {}")
+            .when(self.created_before, "created_at < {}")
+        )
 
 
 class AuditRepo:
@@ -92,6 +119,23 @@ class AuditRepo:
             limit,
         )
         return [_entry(row) for row in rows]
+
+    async def page(
+        self, workspace_id: UUID, where: AuditFilter, *, limit: int, after: After | None = None
+    ) -> list[StoredAuditEntry]:
+        """Up to ``limit`` of the workspace's entries matching ``where``, newest first,
+        strictly after ``after`` (the API's audit log)."""
+        sql, args = (
+            where.conditions(workspace_id)
+            .after(after)
+            .statement(_SQL["page_audit_entries"], limit=limit)
+        )
+        return [_entry(row) for row in await self._db.fetch(sql, *args)]
+
+    async def count(self, workspace_id: UUID, where: AuditFilter) -> int:
+        """How many entries ``page`` lists over all its pages."""
+        sql, args = where.conditions(workspace_id).statement(_SQL["count_audit_entries"])
+        return int(await self._db.fetchval(sql, *args))
 
     async def crm_calls_since(
         self, workspace_id: UUID, since: datetime, *, limit: int = 10_000

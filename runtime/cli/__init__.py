@@ -23,6 +23,7 @@ from runtime.cli.emulator import emulator_app
 from runtime.cli.meetings import meetings_app
 from runtime.cli.metrics import metrics_command
 from runtime.cli.results import activity_app, inbox_app
+from runtime.cli.serve import schema_command, serve_command
 from runtime.cli.tenants import user_app, workspace_app
 from runtime.cli.tokens import token_app
 from runtime.cli.worker import worker_command
@@ -89,6 +90,8 @@ app.command("preview")(preview_command)
 app.command("eval")(eval_command)
 app.command("calibrate")(calibrate_command)
 app.command("worker")(worker_command)
+app.command("serve")(serve_command)
+app.command("schema")(schema_command)
 app.add_typer(activity_app, name="activity")
 app.add_typer(inbox_app, name="inbox")
 app.command("metrics")(metrics_command)

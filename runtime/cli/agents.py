@@ -21,8 +21,7 @@ from runtime.agents.evaluation.scoring import SCORED_FIELDS, CaseScore, EvalRepo
 from runtime.agents.extraction import Extractor
 from runtime.agents.extractors import EXTRACTORS, RulesExtractor
 from runtime.agents.extractors import extractor_named as named_extractor
-from runtime.agents.matching import RecordMatcher
-from runtime.agents.pipeline import run_agent, to_preview
+from runtime.agents.preview import preview_meeting
 from runtime.agents.results import AgentPreviewResult
 from runtime.cli._common import JSON_OPTION, emit, load_settings, run, stderr
 from runtime.crm.memory import InMemoryCrm
@@ -83,14 +82,7 @@ def preview_command(
 
     async def body() -> AgentPreviewResult:
         crm = InMemoryCrm.from_snapshot(snapshot)
-        result = await run_agent(
-            meeting,
-            crm=crm,
-            config=config,
-            extractor=extractor,
-            matcher=RecordMatcher(crm),
-        )
-        return to_preview(result)
+        return await preview_meeting(meeting, crm=crm, config=config, extractor=extractor)
 
     preview = run(body)
     if notes:

@@ -9,6 +9,7 @@ from uuid import UUID
 import typer
 from pydantic import SecretStr
 
+from runtime.automations.service import rotate_webhook_secrets
 from runtime.cli._common import (
     JSON_OPTION,
     WORKSPACE_OPTION,
@@ -135,24 +136,30 @@ def status_command(workspace: UUID = WORKSPACE_OPTION, as_json: bool = JSON_OPTI
 
 @crm_app.command("rotate-key")
 def rotate_key_command(as_json: bool = JSON_OPTION) -> None:
-    """Re-encrypt every stored CRM credential under the current (first) key.
+    """Re-encrypt every stored secret (CRM credentials, automations' webhook secrets) under
+    the current (first) key.
 
     Put a new key first in CRM_AGENTS_SECRETS__ENCRYPTION_KEYS and keep the old ones after
     it; once every process runs with that list, run this. It works in one transaction: if
-    any credential does not decrypt, nothing changes (exit 1, naming the workspace). Then
-    the old keys can be removed. Prints how many connections were re-encrypted.
+    any secret does not decrypt, nothing changes (exit 1, naming the workspace or the
+    automation). Then the old keys can be removed. Prints how many were re-encrypted.
     """
     settings = load_settings()
     keyring = KeyRing.from_settings(settings)
 
-    async def body() -> int:
-        async with database(settings) as pool, pool.acquire() as conn:
-            return await rotate_keys(conn, keyring)
+    async def body() -> tuple[int, int]:
+        async with database(settings) as pool, pool.acquire() as conn, conn.transaction():
+            return await rotate_keys(conn, keyring), await rotate_webhook_secrets(conn, keyring)
 
-    count = run(body)
+    connections, webhooks = run(body)
     emit(
-        {"re_encrypted": count, "key_id": keyring.current_key_id},
-        f"re-encrypted {count} connection(s) under key {keyring.current_key_id}",
+        {
+            "re_encrypted": connections,
+            "webhook_secrets_re_encrypted": webhooks,
+            "key_id": keyring.current_key_id,
+        },
+        f"re-encrypted {connections} connection(s) and {webhooks} webhook secret(s) under key"
+        f" {keyring.current_key_id}",
         as_json=as_json,
     )
 

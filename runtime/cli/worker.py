@@ -6,12 +6,16 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import typer
 from rich.progress import Progress
 
+from runtime.agents.extraction import Extractor
 from runtime.cli._common import JSON_OPTION, database, emit, load_settings, run, stderr
 from runtime.cli.agents import EXTRACTOR_HELP, extractor_named
 from runtime.clock import SystemClock
@@ -25,7 +29,13 @@ from runtime.settings import Settings
 from runtime.writes.budgeted import Budgets
 from runtime.writes.host import InProcessWorkspaces, WorkspaceHost, WriteCoordinator
 
-__all__ = ["worker_command"]
+__all__ = [
+    "RunProcessing",
+    "dispatch_until",
+    "run_processing",
+    "stop_on_signals",
+    "worker_command",
+]
 
 
 def worker_command(
@@ -85,48 +95,24 @@ def worker_command(
     limit = concurrency or settings.worker.concurrency
 
     async def body() -> dict[str, Any]:
-        async with database(settings) as pool:
-            clock = SystemClock()
-            keyring = KeyRing.from_settings(settings)
-            # One budget per workspace, spent by its runs' reads and its writer alike.
-            budgets = Budgets(settings.writes, clock=clock)
-            crms = ConnectedCrms.from_settings(
-                pool, settings, clock=clock, keyring=keyring, budgets=budgets
-            )
-            executor = RunExecutor(
-                pool,
-                crms,
-                extractor=extractor,
-                clock=clock,
-                max_attempts=settings.worker.max_attempts,
-            )
-            local = InProcessWorkspaces(
-                pool, settings=settings, clock=clock, keyring=keyring, budgets=budgets
-            )
-            host: WorkspaceHost = local
-            runner: BatchRunner | None = None
-            if on_ray:
-                # Imported here: runtime/ stays free of Ray; only this option needs it.
-                from actors.cluster import ray_runner_and_host
-
-                runner, host = ray_runner_and_host(settings, extractor=extractor_name)
+        async with (
+            database(settings) as pool,
+            run_processing(
+                pool, settings, extractor=extractor, extractor_name=extractor_name, on_ray=on_ray
+            ) as processing,
+        ):
             written = 0
-            try:
-                if once:
-                    dispatcher = await _drain(
-                        pool, executor, settings, limit, runner=runner, quiet=as_json
+            if once:
+                dispatcher = await _drain(pool, processing, settings, limit, quiet=as_json)
+                if writes:
+                    # A script's last step: write here, whoever executed the runs.
+                    written = await processing.local.drain_all()
+            else:
+                stop = asyncio.Event()
+                with stop_on_signals(stop):
+                    dispatcher = await dispatch_until(
+                        pool, processing, settings, limit, writes=writes, stop=stop, name="worker"
                     )
-                    if writes:
-                        # A script's last step: write here, whoever executed the runs.
-                        written = await local.drain_all()
-                else:
-                    coordinator = WriteCoordinator(pool, host) if writes else None
-                    dispatcher = await _serve(
-                        pool, executor, settings, limit, coordinator, runner=runner
-                    )
-                    await host.close()
-            finally:
-                await crms.aclose()
         return {
             "owner": dispatcher.owner,
             "completed": dispatcher.completed,
@@ -141,13 +127,114 @@ def worker_command(
     emit(result, human, as_json=as_json)
 
 
-async def _drain(
-    pool: Any,
-    executor: RunExecutor,
+@dataclass(frozen=True)
+class RunProcessing:
+    """How a long-running process (``worker``, ``serve``) executes and writes agent runs."""
+
+    executor: RunExecutor
+    local: InProcessWorkspaces  # writes in this process (``worker --once`` drains it)
+    host: WorkspaceHost  # whoever writes for the dispatcher: ``local`` or Ray actors
+    runner: BatchRunner | None  # None: batches run in this process
+
+
+@asynccontextmanager
+async def run_processing(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    *,
+    extractor: Extractor,
+    extractor_name: str,
+    on_ray: bool,
+) -> AsyncIterator[RunProcessing]:
+    """The executor, writers and (``on_ray``) Ray runner of a process, its CRM clients
+    closed when the block ends.
+
+    With ``on_ray`` runs execute as Ray tasks across the cluster (``RAY_ADDRESS``, else a
+    local Ray started here) and writes go through one Ray actor per workspace.
+    """
+    clock = SystemClock()
+    keyring = KeyRing.from_settings(settings)
+    # One budget per workspace, spent by its runs' reads and its writer alike.
+    budgets = Budgets(settings.writes, clock=clock)
+    crms = ConnectedCrms.from_settings(
+        pool, settings, clock=clock, keyring=keyring, budgets=budgets
+    )
+    try:
+        executor = RunExecutor(
+            pool, crms, extractor=extractor, clock=clock, max_attempts=settings.worker.max_attempts
+        )
+        local = InProcessWorkspaces(
+            pool, settings=settings, clock=clock, keyring=keyring, budgets=budgets
+        )
+        host: WorkspaceHost = local
+        runner: BatchRunner | None = None
+        if on_ray:
+            # Imported here: runtime/ stays free of Ray; only this option needs it.
+            from actors.cluster import ray_runner_and_host
+
+            runner, host = ray_runner_and_host(settings, extractor=extractor_name)
+        yield RunProcessing(executor=executor, local=local, host=host, runner=runner)
+    finally:
+        await crms.aclose()
+
+
+async def dispatch_until(
+    pool: asyncpg.Pool,
+    processing: RunProcessing,
     settings: Settings,
     limit: int,
     *,
-    runner: BatchRunner | None,
+    writes: bool,
+    stop: asyncio.Event,
+    name: str,
+) -> Dispatcher:
+    """Dispatch runs (and, with ``writes``, write what they queue) until ``stop`` is set;
+    runs in hand get the worker's grace period (CRM_AGENTS_WORKER__GRACE_S). ``name`` is the
+    command, for the line that says it started."""
+    dispatcher = _dispatcher(pool, processing.executor, settings, limit, runner=processing.runner)
+    coordinator = WriteCoordinator(pool, processing.host) if writes else None
+    sys.stderr.write(
+        f"{name} {dispatcher.owner}: dispatching agent runs ({limit} at a time); Ctrl-C stops\n"
+    )
+    writes_stop = asyncio.Event()
+    writing = None if coordinator is None else asyncio.create_task(coordinator.run(writes_stop))
+    stopping = asyncio.create_task(_stop_when(stop, dispatcher))
+    try:
+        await dispatcher.run()
+    finally:
+        stopping.cancel()
+        writes_stop.set()
+        if writing is not None:
+            await writing
+    await processing.host.close()
+    return dispatcher
+
+
+@contextmanager
+def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """Ctrl-C and SIGTERM set ``stop`` (instead of killing the process) inside the block."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        yield
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError):
+                loop.remove_signal_handler(signum)
+
+
+async def _stop_when(stop: asyncio.Event, dispatcher: Dispatcher) -> None:
+    await stop.wait()
+    dispatcher.stop()
+
+
+async def _drain(
+    pool: asyncpg.Pool,
+    processing: RunProcessing,
+    settings: Settings,
+    limit: int,
+    *,
     quiet: bool,
 ) -> Dispatcher:
     queued = await RunRepo(pool).count_unfinished()
@@ -157,48 +244,18 @@ async def _drain(
         task = progress.add_task("running agents", total=queued)
         dispatcher = _dispatcher(
             pool,
-            executor,
+            processing.executor,
             settings,
             limit,
-            runner=runner,
+            runner=processing.runner,
             on_finished=lambda _run: progress.advance(task),
         )
         await dispatcher.drain()
     return dispatcher
 
 
-async def _serve(
-    pool: Any,
-    executor: RunExecutor,
-    settings: Settings,
-    limit: int,
-    coordinator: WriteCoordinator | None,
-    *,
-    runner: BatchRunner | None,
-) -> Dispatcher:
-    dispatcher = _dispatcher(pool, executor, settings, limit, runner=runner)
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, dispatcher.stop)
-    sys.stderr.write(
-        f"worker {dispatcher.owner}: dispatching agent runs ({limit} at a time); Ctrl-C stops\n"
-    )
-    stop = asyncio.Event()
-    writing = None if coordinator is None else asyncio.create_task(coordinator.run(stop))
-    try:
-        await dispatcher.run()
-    finally:
-        stop.set()
-        if writing is not None:
-            await writing
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(ValueError):
-                loop.remove_signal_handler(signum)
-    return dispatcher
-
-
 def _dispatcher(
-    pool: Any,
+    pool: asyncpg.Pool,
     executor: RunExecutor,
     settings: Settings,
     limit: int,

@@ -126,3 +126,122 @@ SELECT
 FROM inbox_items
 WHERE workspace_id = $1 AND activity_log_id = ANY($2::uuid[])
 ORDER BY created_at, id;
+
+-- name: get_inbox_items
+-- Several items of one workspace by id (the API's DataLoader); unknown ids are absent.
+SELECT
+  id, workspace_id, user_id, activity_log_id, item_type, title, description, context,
+  confidence, status, resolved_at, resolved_by, created_at
+FROM inbox_items
+WHERE workspace_id = $1 AND id = ANY($2::uuid[]);
+
+-- name: page_inbox_items
+-- One page of a user's items, newest first. runtime.db.keyset fills in the conditions
+-- (the status, the cursor) and the limit; migration 0016's (workspace_id, user_id
+-- [, status], created_at, id) indexes, read backward, hold exactly the page's rows. A row without created_at
+-- (none is written so; the column allows it) has no place in the order and is not listed.
+SELECT
+  id, workspace_id, user_id, activity_log_id, item_type, title, description, context,
+  confidence, status, resolved_at, resolved_by, created_at
+FROM inbox_items
+WHERE workspace_id = $1 AND user_id = $2 AND created_at IS NOT NULL{conditions}
+ORDER BY created_at DESC, id DESC
+LIMIT {limit};
+
+-- name: count_inbox_items
+-- How many items page_inbox_items lists over all pages (the same conditions, no cursor).
+SELECT count(*)
+FROM inbox_items
+WHERE workspace_id = $1 AND user_id = $2 AND created_at IS NOT NULL{conditions};
+
+-- name: count_pending_inbox_items
+-- A user's pending items: an index-only count of one range of migration 0016's
+-- idx_inbox_items_workspace_user_status.
+SELECT count(*)
+FROM inbox_items
+WHERE workspace_id = $1 AND user_id = $2 AND status = 'pending';
+
+-- name: list_proposals_for_items
+-- The proposals each of several items holds (the API's DataLoader), by item then field.
+SELECT
+  id, workspace_id, activity_log_id, inbox_item_id, crm_record_type, crm_record_id, field,
+  before_value, proposed_value, approved_value, written_value, confidence, route, status,
+  reason, evidence, error_message, decided_by, decided_at, created_at, updated_at
+FROM proposals
+WHERE workspace_id = $1 AND inbox_item_id = ANY($2::uuid[])
+ORDER BY inbox_item_id, field;
+
+-- name: list_proposals_for_activities
+-- Every proposal of several activities (the API's DataLoader), by activity then field.
+SELECT
+  id, workspace_id, activity_log_id, inbox_item_id, crm_record_type, crm_record_id, field,
+  before_value, proposed_value, approved_value, written_value, confidence, route, status,
+  reason, evidence, error_message, decided_by, decided_at, created_at, updated_at
+FROM proposals
+WHERE workspace_id = $1 AND activity_log_id = ANY($2::uuid[])
+ORDER BY activity_log_id, field;
+
+-- Decisions (runtime.inbox.decisions) --------------------------------------------------
+
+-- name: lock_inbox_item_for_decision
+-- The item a decision is about, locked until the deciding transaction ends: a racing
+-- decision or expiry waits, then reads the item as that one left it. With the email of
+-- whoever resolved it (a conflict says who decided first): a subquery, not a join, because
+-- a row re-read after waiting for its lock keeps the joined rows of before the wait.
+SELECT
+  i.id, i.workspace_id, i.user_id, i.activity_log_id, i.item_type, i.title, i.description,
+  i.context, i.confidence, i.status, i.resolved_at, i.resolved_by, i.created_at,
+  i.resolution_reason,
+  (SELECT u.email FROM users u WHERE u.id = i.resolved_by) AS resolved_by_email
+FROM inbox_items i
+WHERE i.workspace_id = $1 AND i.id = $2
+FOR UPDATE;
+
+-- name: lock_pending_proposals_of_item
+-- The item's proposals still waiting for a human, locked with it: what the decision covers.
+SELECT
+  id, workspace_id, activity_log_id, inbox_item_id, crm_record_type, crm_record_id, field,
+  before_value, proposed_value, approved_value, written_value, confidence, route, status,
+  reason, evidence, error_message, decided_by, decided_at, created_at, updated_at
+FROM proposals
+WHERE workspace_id = $1 AND inbox_item_id = $2 AND status = 'pending'
+ORDER BY field
+FOR UPDATE;
+
+-- name: resolve_inbox_item
+-- A decision on a pending item, exactly once (ARCHITECTURE "Durability rules"): an item
+-- decided, expired or superseded meanwhile is left as it is and no row comes back.
+UPDATE inbox_items
+SET status = $3, resolved_by = $4, resolved_at = $5, resolution_reason = $6,
+    decided_snapshot = $7
+WHERE workspace_id = $1 AND id = $2 AND status = 'pending'
+RETURNING
+  id, workspace_id, user_id, activity_log_id, item_type, title, description, context,
+  confidence, status, resolved_at, resolved_by, created_at;
+
+-- name: decide_proposals
+-- Each pending proposal of $2 gets its own decision: status $3 ('queued' to be written with
+-- the approved value $4, or 'rejected'), by $5 at $6. One already decided is left alone.
+UPDATE proposals p
+SET status = d.status, approved_value = d.approved_value, decided_by = $5, decided_at = $6,
+    updated_at = $6
+FROM unnest($2::uuid[], $3::text[], $4::text[]) AS d(id, status, approved_value)
+WHERE p.workspace_id = $1 AND p.id = d.id AND p.status = 'pending'
+RETURNING
+  p.id, p.workspace_id, p.activity_log_id, p.inbox_item_id, p.crm_record_type,
+  p.crm_record_id, p.field, p.before_value, p.proposed_value, p.approved_value,
+  p.written_value, p.confidence, p.route, p.status, p.reason, p.evidence, p.error_message,
+  p.decided_by, p.decided_at, p.created_at, p.updated_at;
+
+-- name: reject_unwritten_activity
+-- A pending activity none of whose proposals was, is being or may still be written (all
+-- rejected, superseded or expired) ends 'rejected'; its status change notifies. Mixed
+-- outcomes (a field written, another rejected) are the writer's settle rules'.
+UPDATE activity_logs a
+SET status = 'rejected', updated_at = $3
+WHERE a.workspace_id = $1 AND a.id = $2 AND a.status = 'pending'
+  AND NOT EXISTS (
+    SELECT 1 FROM proposals p
+    WHERE p.activity_log_id = a.id AND p.status IN ('pending', 'queued', 'written', 'failed')
+  )
+RETURNING a.id;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -11,14 +12,24 @@ from typing import Any
 from uuid import UUID
 
 from runtime.db import Executor
+from runtime.db.keyset import After, Conditions
 from runtime.db.named_sql import load_queries
 from runtime.errors import NotFoundError
 from runtime.inbox.models import InboxItem, Proposal
 from runtime.runs.outcome import InboxDraft, ProposalDraft
 
-__all__ = ["InboxRepo"]
+__all__ = ["InboxRepo", "LockedItem"]
 
 _SQL = load_queries(Path(__file__).with_name("queries.sql"))
+
+
+@dataclass(frozen=True, slots=True)
+class LockedItem:
+    """An inbox item locked for a decision, with who resolved it and why, if anyone did."""
+
+    item: InboxItem
+    resolved_by_email: str | None
+    resolution_reason: str | None
 
 
 class InboxRepo:
@@ -197,6 +208,142 @@ class InboxRepo:
         if items:
             await self._db.fetch(_SQL["reopen_inbox_items"], workspace_id, items)
         return len(rows)
+
+    # The API's reads (runtime.api.types.inbox) ----------------------------------------
+
+    async def get_items(self, workspace_id: UUID, ids: Sequence[UUID]) -> list[InboxItem]:
+        """The workspace's items among ``ids``, in no particular order."""
+        if not ids:
+            return []
+        rows = await self._db.fetch(_SQL["get_inbox_items"], workspace_id, list(ids))
+        return [InboxItem.model_validate(dict(row)) for row in rows]
+
+    async def page_items(
+        self,
+        workspace_id: UUID,
+        user_id: UUID,
+        *,
+        status: str | None = None,
+        limit: int,
+        after: After | None = None,
+    ) -> list[InboxItem]:
+        """Up to ``limit`` of a user's items (of one status when given), newest first,
+        strictly after ``after``."""
+        where = Conditions(workspace_id, user_id).when(status, "status = {}").after(after)
+        sql, args = where.statement(_SQL["page_inbox_items"], limit=limit)
+        rows = await self._db.fetch(sql, *args)
+        return [InboxItem.model_validate(dict(row)) for row in rows]
+
+    async def count_items(
+        self, workspace_id: UUID, user_id: UUID, *, status: str | None = None
+    ) -> int:
+        """How many items ``page_items`` lists over all its pages."""
+        sql, args = (
+            Conditions(workspace_id, user_id)
+            .when(status, "status = {}")
+            .statement(_SQL["count_inbox_items"])
+        )
+        return int(await self._db.fetchval(sql, *args))
+
+    async def count_pending(self, workspace_id: UUID, user_id: UUID) -> int:
+        """How many items wait for the user's decision."""
+        return int(
+            await self._db.fetchval(_SQL["count_pending_inbox_items"], workspace_id, user_id)
+        )
+
+    async def proposals_for_items(
+        self, workspace_id: UUID, item_ids: Sequence[UUID]
+    ) -> list[Proposal]:
+        """The proposals several items hold, by item then field."""
+        if not item_ids:
+            return []
+        rows = await self._db.fetch(_SQL["list_proposals_for_items"], workspace_id, list(item_ids))
+        return [_proposal(row) for row in rows]
+
+    async def proposals_for_activities(
+        self, workspace_id: UUID, activity_ids: Sequence[UUID]
+    ) -> list[Proposal]:
+        """Every proposal of several activities, by activity then field."""
+        if not activity_ids:
+            return []
+        rows = await self._db.fetch(
+            _SQL["list_proposals_for_activities"], workspace_id, list(activity_ids)
+        )
+        return [_proposal(row) for row in rows]
+
+    # Decisions (runtime.inbox.decisions) ------------------------------------------------
+
+    async def lock_for_decision(self, workspace_id: UUID, item_id: UUID) -> LockedItem | None:
+        """The workspace's item, locked until the caller's transaction ends (None when the
+        workspace has no such item): a racing decision waits, then sees this one's result."""
+        row = await self._db.fetchrow(_SQL["lock_inbox_item_for_decision"], workspace_id, item_id)
+        if row is None:
+            return None
+        fields = dict(row)
+        email, reason = fields.pop("resolved_by_email"), fields.pop("resolution_reason")
+        return LockedItem(InboxItem.model_validate(fields), email, reason)
+
+    async def lock_pending_proposals(self, workspace_id: UUID, item_id: UUID) -> list[Proposal]:
+        """The item's proposals waiting for a human, locked until the transaction ends."""
+        rows = await self._db.fetch(_SQL["lock_pending_proposals_of_item"], workspace_id, item_id)
+        return [_proposal(row) for row in rows]
+
+    async def resolve_item(
+        self,
+        workspace_id: UUID,
+        item_id: UUID,
+        *,
+        status: str,
+        resolved_by: UUID | None,
+        resolved_at: datetime,
+        reason: str | None,
+        snapshot: dict[str, Any],
+    ) -> InboxItem | None:
+        """Decide a pending item; None (nothing changed) when it is no longer pending."""
+        row = await self._db.fetchrow(
+            _SQL["resolve_inbox_item"],
+            workspace_id,
+            item_id,
+            status,
+            resolved_by,
+            resolved_at,
+            reason,
+            snapshot,
+        )
+        return None if row is None else InboxItem.model_validate(dict(row))
+
+    async def decide_proposals(
+        self,
+        workspace_id: UUID,
+        decisions: Sequence[tuple[UUID, str, str | None]],
+        *,
+        decided_by: UUID | None,
+        decided_at: datetime,
+    ) -> list[Proposal]:
+        """Pending proposals decided, as (id, ``queued`` or ``rejected``, approved value);
+        the ones that were still pending, as they are now."""
+        if not decisions:
+            return []
+        rows = await self._db.fetch(
+            _SQL["decide_proposals"],
+            workspace_id,
+            [proposal_id for proposal_id, _, _ in decisions],
+            [status for _, status, _ in decisions],
+            [value for _, _, value in decisions],
+            decided_by,
+            decided_at,
+        )
+        return sorted((_proposal(row) for row in rows), key=lambda p: p.field)
+
+    async def reject_unwritten_activity(
+        self, workspace_id: UUID, activity_log_id: UUID, *, now: datetime
+    ) -> bool:
+        """End a pending activity as ``rejected`` when none of its proposals was or will be
+        written; whether it did."""
+        row = await self._db.fetchrow(
+            _SQL["reject_unwritten_activity"], workspace_id, activity_log_id, now
+        )
+        return row is not None
 
 
 def _two_places(value: float | None) -> Decimal | None:

@@ -39,3 +39,18 @@ SELECT
   attendees, transcript, notes, content_sha256, created_at
 FROM meetings
 WHERE workspace_id = $1 AND id = ANY($2::uuid[]);
+
+-- name: page_meetings
+-- A page of a workspace's meetings, newest start first (the API's connection); $3, $4: the
+-- (started_at, id) of the row the page starts after, or NULL for the first page.
+SELECT
+  id, workspace_id, external_id, title, call_type, started_at, duration_s, owner_email,
+  attendees, transcript, notes, content_sha256, created_at
+FROM meetings
+WHERE workspace_id = $1
+  AND ($3::timestamptz IS NULL OR (started_at, id) < ($3::timestamptz, $4::uuid))
+ORDER BY started_at DESC, id DESC
+LIMIT $2;
+
+-- name: count_meetings
+SELECT count(*) FROM meetings WHERE workspace_id = $1;

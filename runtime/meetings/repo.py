@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -71,6 +72,24 @@ class MeetingRepo:
     async def list_recent(self, workspace_id: UUID, *, limit: int = 50) -> list[Meeting]:
         rows = await self._db.fetch(_SQL["list_meetings"], workspace_id, limit)
         return [_meeting(row) for row in rows]
+
+    async def page(
+        self,
+        workspace_id: UUID,
+        *,
+        limit: int,
+        after: tuple[datetime, UUID] | None = None,
+    ) -> list[Meeting]:
+        """Up to ``limit`` meetings, newest start first, after the (started_at, id) given."""
+        started_at, meeting_id = after if after is not None else (None, None)
+        rows = await self._db.fetch(
+            _SQL["page_meetings"], workspace_id, limit, started_at, meeting_id
+        )
+        return [_meeting(row) for row in rows]
+
+    async def count(self, workspace_id: UUID) -> int:
+        found: int = await self._db.fetchval(_SQL["count_meetings"], workspace_id)
+        return found
 
 
 def _meeting(row: Any) -> Meeting:

@@ -1,10 +1,11 @@
 """Executing one claimed run: load, run the agent, record everything in one transaction.
 
 1. Load the meeting and the agent; decide who the run's human is (the meeting's owner when
-   they are a member of the workspace, else the agent's creator).
+   they are a member of the workspace, else the agent's creator). A batch's runs are
+   loaded together, in one statement.
 2. Run the agent (``runtime.agents.pipeline.run_agent``) against the workspace's CRM
    (``WorkspaceCrm``: a cache in front of an audit recorder, so every call that reaches the
-   CRM is logged).
+   CRM is logged), looked up once per workspace for the runs of a batch.
 3. In one transaction: finish the run (only if this dispatcher still holds its lease, so a
    run taken over after a stall is never completed twice), insert the activity log, the
    inbox item, the proposals, the outbox rows of auto-applied fields and the audit entries.
@@ -19,9 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -40,11 +41,10 @@ from runtime.clock import Clock
 from runtime.crm.audited import AuditedCrm
 from runtime.crm.errors import CrmError
 from runtime.crm.port import CrmPort
-from runtime.errors import ClientError, ExtractionError
+from runtime.errors import ClientError, ExtractionError, NotFoundError
 from runtime.inbox.models import Proposal
 from runtime.inbox.repo import InboxRepo
 from runtime.meetings.models import Meeting
-from runtime.meetings.repo import MeetingRepo
 from runtime.outbox.repo import OutboxRepo
 from runtime.runs.models import AgentRun, RunStatus
 from runtime.runs.outcome import (
@@ -55,7 +55,6 @@ from runtime.runs.outcome import (
     skipped_outcome,
 )
 from runtime.runs.repo import RunRepo
-from runtime.users.repo import UserRepo
 
 __all__ = [
     "CrmSource",
@@ -67,6 +66,23 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+_MEETING_COLUMNS = (
+    "id",
+    "workspace_id",
+    "external_id",
+    "title",
+    "call_type",
+    "started_at",
+    "duration_s",
+    "owner_email",
+    "attendees",
+    "transcript",
+    "notes",
+    "content_sha256",
+    "created_at",
+)
+_AGENT_COLUMNS = ("id", "name", "created_by", "status", "is_template", "config")
 
 
 class NoCrmConnectionError(ClientError):
@@ -122,6 +138,16 @@ class _Prepared:
 
 
 @dataclass(frozen=True, slots=True)
+class _Loaded:
+    """What a run reads before its agent runs."""
+
+    meeting: Meeting
+    agent: _Agent
+    user_id: UUID
+    """Who the run's inbox item goes to."""
+
+
+@dataclass(frozen=True, slots=True)
 class _Agent:
     id: UUID
     name: str
@@ -157,7 +183,9 @@ class RunExecutor:
         Raises:
             LeaseLostError: the lease was lost meanwhile; nothing was recorded.
         """
-        prepared = await self._prepare(run)
+        [prepared] = await self._prepare([run])
+        if not isinstance(prepared, _Prepared):
+            raise prepared
         return await self.record(
             run, owner, prepared.outcome, user_id=prepared.user_id, audit=prepared.audit
         )
@@ -171,11 +199,7 @@ class RunExecutor:
         hold the others back.
         """
         prepared: list[_Prepared] = []
-        for run, found in zip(
-            runs,
-            await asyncio.gather(*(self._prepare(run) for run in runs), return_exceptions=True),
-            strict=True,
-        ):
+        for run, found in zip(runs, await self._prepare(runs), strict=True):
             if isinstance(found, _Prepared):
                 prepared.append(found)
             elif isinstance(found, Exception):
@@ -204,38 +228,81 @@ class RunExecutor:
         failure = await self._failure(run, message)
         return await self.record(run, owner, failure.outcome, user_id=failure.user_id, audit=())
 
-    async def _prepare(self, run: AgentRun) -> _Prepared:
-        """Everything a run records, worked out before its transaction."""
-        async with self._pool.acquire() as conn:
-            meeting = await MeetingRepo(conn).get(run.workspace_id, run.meeting_id)
-            agent = _agent(await RunRepo(conn).agent_of(run.agent_config_id))
-            user_id = await _recipient(conn, run.workspace_id, meeting.owner_email, agent)
-        outcome, audit = await self._outcome(run, meeting, agent)
-        return _Prepared(run, outcome, user_id, audit)
+    async def _prepare(self, runs: Sequence[AgentRun]) -> list[_Prepared | BaseException]:
+        """Everything each run records, worked out before its transaction, or what broke.
+
+        The runs' meetings, agents and recipients are read in one statement; the CRM of each
+        workspace that a run needs is looked up once (the runs of a batch start together,
+        so they share that read of the connection); then the agents run side by side.
+        """
+        try:
+            async with self._pool.acquire() as conn:
+                rows = await RunRepo(conn).inputs_of(runs)
+        except Exception as exc:
+            return [exc for _ in runs]
+        found: dict[int, _Prepared | BaseException] = {}
+        started: list[tuple[int, _Loaded, AgentConfig]] = []
+        for index, (run, row) in enumerate(zip(runs, rows, strict=True)):
+            try:
+                loaded = _loaded(run, row)
+                checked = self._check(run, loaded.agent)
+            except Exception as exc:
+                found[index] = exc
+                continue
+            if isinstance(checked, RunOutcome):
+                found[index] = _Prepared(run, checked, loaded.user_id, ())
+            else:
+                started.append((index, loaded, checked))
+        crms = await self._workspace_crms(
+            list(dict.fromkeys(runs[index].workspace_id for index, _, _ in started))
+        )
+        ran = await _side_by_side(
+            [
+                self._run(runs[index], loaded, config, crms[runs[index].workspace_id])
+                for index, loaded, config in started
+            ]
+        )
+        found.update((index, outcome) for (index, _, _), outcome in zip(started, ran, strict=True))
+        return [found[index] for index in range(len(runs))]
 
     async def _failure(self, run: AgentRun, message: str) -> _Prepared:
         async with self._pool.acquire() as conn:
             agent = _agent(await RunRepo(conn).agent_of(run.agent_config_id))
         return _Prepared(run, failed_outcome(message), agent.created_by, ())
 
-    async def _outcome(
-        self, run: AgentRun, meeting: Meeting, agent: _Agent
-    ) -> tuple[RunOutcome, Sequence[AuditEntry]]:
+    def _check(self, run: AgentRun, agent: _Agent) -> RunOutcome | AgentConfig:
+        """The outcome of a run that ends before its agent runs, else the agent's config."""
         if run.attempts > self._max_attempts:
             return failed_outcome(
                 f"gave up after {run.attempts - 1} attempts: the run stopped its process"
                 " each time (see that process's log)"
-            ), ()
+            )
         if agent.is_template or agent.status != "active":
-            return skipped_outcome(f"agent {agent.name!r} is {agent.status}, not active"), ()
+            return skipped_outcome(f"agent {agent.name!r} is {agent.status}, not active")
         try:
-            config = AgentConfig.model_validate(agent.raw_config)
+            return AgentConfig.model_validate(agent.raw_config)
         except ValidationError as exc:
-            return failed_outcome(f"agent {agent.name!r} has an invalid config: {exc}"), ()
-        try:
-            crm = await self._crms.for_workspace(run.workspace_id)
-        except NoCrmConnectionError as exc:
-            return failed_outcome(str(exc)), ()
+            return failed_outcome(f"agent {agent.name!r} has an invalid config: {exc}")
+
+    async def _workspace_crms(
+        self, workspace_ids: Sequence[UUID]
+    ) -> dict[UUID, WorkspaceCrm | BaseException]:
+        """Each workspace's CRM, or why there is none (looked up side by side)."""
+        found = await _side_by_side([self._crms.for_workspace(w) for w in workspace_ids])
+        return dict(zip(workspace_ids, found, strict=True))
+
+    async def _run(
+        self,
+        run: AgentRun,
+        loaded: _Loaded,
+        config: AgentConfig,
+        crm: WorkspaceCrm | BaseException,
+    ) -> _Prepared:
+        if isinstance(crm, NoCrmConnectionError):
+            return _Prepared(run, failed_outcome(str(crm)), loaded.user_id, ())
+        if isinstance(crm, BaseException):
+            raise crm
+        meeting, agent = loaded.meeting, loaded.agent
         try:
             result = await run_agent(
                 meeting,
@@ -266,7 +333,7 @@ class RunExecutor:
             outcome = replace(
                 outcome, details={**outcome.details, "extractor": self._extractor.name}
             )
-        return outcome, crm.audit.drain()
+        return _Prepared(run, outcome, loaded.user_id, crm.audit.drain())
 
     async def record(
         self,
@@ -393,13 +460,27 @@ def _agent(row: dict[str, Any]) -> _Agent:
     )
 
 
-async def _recipient(
-    conn: asyncpg.Connection, workspace_id: UUID, owner_email: str | None, agent: _Agent
-) -> UUID:
-    """The meeting's owner when a member of the workspace, else the agent's creator."""
-    if owner_email:
-        users = UserRepo(conn)
-        owner = await users.get_by_email(owner_email)
-        if owner is not None and await users.get_membership(workspace_id, owner.id) is not None:
-            return owner.id
-    return agent.created_by
+def _loaded(run: AgentRun, row: dict[str, Any]) -> _Loaded:
+    """A run's inputs from its ``RunRepo.inputs_of`` row; the meeting or the agent gone is
+    ``NotFoundError``. The recipient is the meeting's owner when a member of the
+    workspace, else the agent's creator."""
+    if row["id"] is None:
+        raise NotFoundError("meeting", str(run.meeting_id))
+    if row["agent_id"] is None:
+        raise NotFoundError("agent config", str(run.agent_config_id))
+    meeting = Meeting.model_validate({name: row[name] for name in _MEETING_COLUMNS})
+    agent = _agent({name: row[f"agent_{name}"] for name in _AGENT_COLUMNS})
+    return _Loaded(meeting, agent, row["owner_member_id"] or agent.created_by)
+
+
+async def _side_by_side(
+    calls: Sequence[Coroutine[Any, Any, _T]],
+) -> list[_T | BaseException]:
+    """Each call's answer or what it raised, the calls awaited side by side; a lone call is
+    simply awaited (no task of its own)."""
+    if len(calls) != 1:
+        return await asyncio.gather(*calls, return_exceptions=True)
+    try:
+        return [await calls[0]]
+    except Exception as exc:
+        return [exc]

@@ -106,3 +106,25 @@ UPDATE agent_runs
 SET lease_expires_at = clock_timestamp()
 WHERE id = ANY($1::uuid[]) AND lease_owner = $2 AND status = 'running'
 RETURNING id;
+
+-- name: get_run_inputs
+-- What executing runs reads, for a batch in one statement: per (workspace id, meeting id,
+-- agent config id) of $1, $2, $3, in that order, the meeting (a NULL id when it is gone),
+-- the agent (a NULL agent_id when gone) and the meeting owner's user id when the owner is a
+-- member of the workspace (users are unique by lower-cased email).
+SELECT
+  m.id, m.workspace_id, m.external_id, m.title, m.call_type, m.started_at, m.duration_s,
+  m.owner_email, m.attendees, m.transcript, m.notes, m.content_sha256, m.created_at,
+  a.id AS agent_id, a.created_by AS agent_created_by, a.name AS agent_name,
+  a.status AS agent_status, a.is_template AS agent_is_template, a.config AS agent_config,
+  (
+    SELECT u.id
+    FROM users u
+    JOIN workspace_members w ON w.user_id = u.id AND w.workspace_id = r.workspace_id
+    WHERE m.owner_email <> '' AND lower(u.email) = lower(m.owner_email)
+  ) AS owner_member_id
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) WITH ORDINALITY
+  AS r (workspace_id, meeting_id, agent_config_id, n)
+LEFT JOIN meetings m ON m.workspace_id = r.workspace_id AND m.id = r.meeting_id
+LEFT JOIN agent_configs a ON a.id = r.agent_config_id
+ORDER BY r.n;

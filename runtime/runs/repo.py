@@ -93,6 +93,22 @@ class RunRepo:
     async def count_unfinished(self) -> int:
         return int(await self._db.fetchval(_SQL["count_unfinished_runs"]))
 
+    async def inputs_of(self, runs: Sequence[AgentRun]) -> list[dict[str, Any]]:
+        """What executing ``runs`` reads, one row per run in their order (one statement):
+        the meeting's columns (``id`` None when it is gone), the agent's as ``agent_id``,
+        ``agent_name``, ``agent_created_by``, ``agent_status``, ``agent_is_template`` and
+        ``agent_config`` (``agent_id`` None when it is gone), and ``owner_member_id``: the
+        meeting owner's user id when the owner is a member of the run's workspace."""
+        if not runs:
+            return []
+        rows = await self._db.fetch(
+            _SQL["get_run_inputs"],
+            [run.workspace_id for run in runs],
+            [run.meeting_id for run in runs],
+            [run.agent_config_id for run in runs],
+        )
+        return [dict(row) for row in rows]
+
     async def agent_of(self, agent_config_id: UUID) -> dict[str, Any]:
         """The agent config row a run executes (config JSON still raw)."""
         row = await self._db.fetchrow(_SQL["get_run_agent"], agent_config_id)

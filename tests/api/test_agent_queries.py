@@ -54,3 +54,13 @@ def _id_of_first_template(gql: GraphQL, token: str) -> str:
     data = gql.data("{ agentTemplates { id } }", token=token)
     ident: str = data["agentTemplates"][0]["id"]
     return ident
+
+
+def test_a_variable_of_the_wrong_type_is_bad_input(gql: GraphQL, tenants: Tenants) -> None:
+    body = gql.query(
+        "query($ws: ID!) { agentConfigs(workspaceId: $ws) { id } }",
+        {"ws": {"not": "an id"}},
+        token=tenants.home.member_token,
+    )
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert "$ws" in body["errors"][0]["message"]

@@ -206,14 +206,20 @@ async def test_rotate_key_reports_how_many_connections_it_re_encrypted(
     rotated_env = {**env, "CRM_AGENTS_SECRETS__ENCRYPTION_KEYS": f"b:{KEY_B},a:{KEY_A}"}
     rotated = crm_agents("crm", "rotate-key", "--json", env=rotated_env)
     assert rotated.returncode == 0, rotated.stderr
-    assert json.loads(rotated.stdout) == {"re_encrypted": under_a, "key_id": "b"}
+    assert json.loads(rotated.stdout) == {
+        "re_encrypted": under_a,
+        "webhook_secrets_re_encrypted": 0,
+        "key_id": "b",
+    }
     assert await db.fetchval("SELECT count(*) FROM crm_connections WHERE key_id <> 'b'") == 0
 
     again = crm_agents(
         "crm", "rotate-key", env={**env, "CRM_AGENTS_SECRETS__ENCRYPTION_KEYS": f"b:{KEY_B}"}
     )
     assert again.returncode == 0, again.stderr
-    assert again.stdout.strip() == "re-encrypted 0 connection(s) under key b"
+    assert again.stdout.strip() == (
+        "re-encrypted 0 connection(s) and 0 webhook secret(s) under key b"
+    )
 
 
 async def test_without_keys_a_local_key_is_made_with_a_warning(

@@ -42,6 +42,12 @@ COMMANDS = [
     ["activity", "list"],
     ["inbox", "list"],
     ["metrics"],
+    ["token"],
+    ["token", "create"],
+    ["token", "list"],
+    ["token", "revoke"],
+    ["serve"],
+    ["schema"],
 ]
 
 

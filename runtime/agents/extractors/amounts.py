@@ -67,46 +67,50 @@ from decimal import Decimal
 
 from runtime.agents.extraction import Candidate, Evidence, Signals, SpeakerRole
 from runtime.agents.extractors.numbers import AmountMention, find_amounts
-from runtime.agents.extractors.sentences import Sentence, meeting_sentences
+from runtime.agents.extractors.prefilter import PrefilteredPattern, prefiltered
+from runtime.agents.extractors.sentences import (
+    CAPITAL_SENTENCE_END,
+    Sentence,
+    meeting_sentences,
+)
 from runtime.meetings.models import MeetingIn
 
 __all__ = ["AmountCandidate", "extract_amount_candidates"]
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])|(?<=[!?])\s+|\n+")
-_CLAUSE_BREAK = re.compile(r"[;,]|\s[-\u2013\u2014]\s|\.\.\.|\bbut\b|\bso\b|\(", re.IGNORECASE)
-_MONEY_CUE = re.compile(
+_CLAUSE_BREAK = prefiltered(r"[;,]|\s[-\u2013\u2014]\s|\.\.\.|\bbut\b|\bso\b|\(", re.IGNORECASE)
+_MONEY_CUE = prefiltered(
     r"[$€£]|\b(?:price[sd]?|pricing|pay|paying|paid|cost|costs|quote[sd]?|proposal|offer"
     r"|deal|budget(?:ed)?|approv\w*|sign\w*|renew\w*|buy|spend|spent|rate|per year|a year"
     r"|for the year|comes? (?:to|out (?:to|at))|total(?:s|ling)?"
     r"|annual(?:ly)?|all[- ]in|dollars|bucks|euros|pounds|grand|come down|go to)\b",
     re.IGNORECASE,
 )
-_HEDGE = re.compile(
+_HEDGE = prefiltered(
     r"~|\b(?:maybe|might|probably|possibly|perhaps|hopefully|hoping|hope|likely|roughly"
     r"|approximately|ballpark|guess|tentative(?:ly)?|not sure|i think|or so|around|about"
     r"|give or take|ish|estimate[sd]?|could be|somewhere|something like|depending|between"
     r"|(?:\w+|\d+k?) or (?:\w+|\d+k?) (?:grand|thousand|k)\b)\b",
     re.IGNORECASE,
 )
-_COMMIT = re.compile(
+_COMMIT = prefiltered(
     r"\b(?:agree[ds]?|agreement|works for (?:us|me)|we'll sign|i'll sign|sign it|approved?"
     r"|deal(?: at)?|confirm(?:ed|s)?|fine|let's do it|let's go|go ahead|move forward|we're in"
     r"|we'll (?:buy|take|do|go)|i can live with|good with|sounds good|happy to|yes|done"
     r"|we can do|i can do|it is|stays|accept(?:ed)?|correct|exactly|to signature)\b",
     re.IGNORECASE,
 )
-_REJECT = re.compile(
+_REJECT = prefiltered(
     r"\b(?:not paying|won't pay|can't (?:pay|do|go|walk)|doesn't (?:fly|work)|too (?:high|much"
     r"|expensive|steep)|most expensive|no way|not (?:going to|gonna) (?:pay|happen)|out of)\b",
     re.IGNORECASE,
 )
-_REJECT_TURN = re.compile(r"^\s*(?:no\b|nope|that's too|too (?:high|much)|we can't)", re.I)
-_NOT_AMOUNT: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("budget", re.compile(r"\bbudget\b|set aside|earmarked|\bceiling\b|\bcap\b", re.I)),
-    ("threshold", re.compile(r"(?:\b(?:over|above|under|below|than|up to|exceed\w*)|[<>])\s*$")),
+_REJECT_TURN = prefiltered(r"^\s*(?:no\b|nope|that's too|too (?:high|much)|we can't)", re.I)
+_NOT_AMOUNT: tuple[tuple[str, PrefilteredPattern], ...] = (
+    ("budget", prefiltered(r"\bbudget\b|set aside|earmarked|\bceiling\b|\bcap\b", re.I)),
+    ("threshold", prefiltered(r"(?:\b(?:over|above|under|below|than|up to|exceed\w*)|[<>])\s*$")),
     (
         "competitor",
-        re.compile(
+        prefiltered(
             r"\b(?:competitor\w*|other (?:vendor|bidder|provider|supplier)s?|another vendor"
             r"|bidder|quoted us|quote from|incumbent|current (?:vendor|provider|supplier)"
             r"|their price)\b",
@@ -115,17 +119,17 @@ _NOT_AMOUNT: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "past",
-        re.compile(
+        prefiltered(
             r"\b(?:last year|previous(?:ly)?|used to|up from|down from|from|we pay|we paid|paid"
             r"|we spend|we spent|spent|current(?:ly)?|this year's|was|costs? us|(?:we're|we are)"
             r" paying|invoice[sd]?|(?:pay|spend|paying|spending) today)\b",
             re.I,
         ),
     ),
-    ("discount", re.compile(r"\b(?:discount|off)\b", re.I)),
+    ("discount", prefiltered(r"\b(?:discount|off)\b", re.I)),
     (
         "one-time fee",
-        re.compile(
+        prefiltered(
             r"\bone[- ]time\b|\b(?:setup|set-up|onboarding|implementation|installation|training)"
             r"\s+(?:fee|cost|charge)s?\b",
             re.I,
@@ -133,21 +137,21 @@ _NOT_AMOUNT: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "earlier proposal",
-        re.compile(r"\b(?:proposal (?:was|at|is)|last proposal|original\w*|estimate)\b", re.I),
+        prefiltered(r"\b(?:proposal (?:was|at|is)|last proposal|original\w*|estimate)\b", re.I),
     ),
-    ("hypothetical", re.compile(r"\bwould have been\b|\bif we\b.*\binstead\b", re.I)),
+    ("hypothetical", prefiltered(r"\bwould have been\b|\bif we\b.*\binstead\b", re.I)),
 )
-_CORRECTION = re.compile(
+_CORRECTION = prefiltered(
     r"\b(?:sorry|no|correction|i mean|i meant|actually|make (?:that|it)|scratch that|rather"
     r"|wrong)\b",
     re.IGNORECASE,
 )
-_MONTHS_STATED = re.compile(r"\bfor (\d+|six|three|nine|eighteen|twenty-four) months\b", re.I)
+_MONTHS_STATED = prefiltered(r"\bfor (\d+|six|three|nine|eighteen|twenty-four) months\b", re.I)
 _MONTH_WORDS = {"six": 6, "three": 3, "nine": 9, "eighteen": 18, "twenty-four": 24}
 # Units a count and a price may name differently and still mean the same thing; people
 # ("220 people total") are not seats ("per agent") unless the price is per person too.
 _SEAT_LIKE = {"seat", "user", "agent", "licence", "license", "named"}
-_OPERAND_BEFORE = re.compile(r"(?:\btimes|\bx|\u00d7|\*)\s*$", re.IGNORECASE)
+_OPERAND_BEFORE = prefiltered(r"(?:\btimes|\bx|\u00d7|\*)\s*$", re.IGNORECASE)
 _OPERAND_AFTER = re.compile(r"\s*(?:times\b|x\b|\u00d7|\*)", re.IGNORECASE)
 _MIN_AMOUNT = 100  # smaller money figures are unit prices or asides, not deal amounts
 _AT_PRICE = re.compile(r"\s+at\b", re.IGNORECASE)
@@ -191,7 +195,7 @@ def extract_amount_candidates(
         speaker_roles: role per speaker name, case-insensitive (``speaker_roles(meeting)``).
     """
     roles = {name.casefold(): role for name, role in speaker_roles.items()}
-    sentences = list(meeting_sentences(meeting, roles, boundary=_SENTENCE_END))
+    sentences = list(meeting_sentences(meeting, roles, boundary=CAPITAL_SENTENCE_END))
     amounts = _Amounts()
     figures, customer_said = _figures(sentences, amounts)
     _accept_across_turns(figures, sentences)
@@ -231,8 +235,8 @@ def _figures(sentences: list[Sentence], amounts: _Amounts) -> tuple[list[_Figure
         known.update(value for _, value in money)
         if sentence.role == "customer":
             customer_said.update(value for _, value in money)
-        if sentence.text.rstrip().endswith("?"):
-            continue
+        if not money or sentence.text.rstrip().endswith("?"):
+            continue  # (a sentence without money has no figure to describe)
         hedged = bool(_HEDGE.search(sentence.text))
         committed = bool(_COMMIT.search(sentence.text))
         kept: list[_Figure] = []
@@ -396,12 +400,18 @@ def _agreed_product(sentences: list[Sentence], amounts: _Amounts) -> _Figure | N
     prices: list[tuple[AmountMention, Sentence]] = []
     counts: list[tuple[AmountMention, Sentence]] = []
     for sentence in sentences:
-        if sentence.text.rstrip().endswith("?") or _HEDGE.search(sentence.text):
+        # Only sentences with a unit price or a count qualify: checked first, as it is cheaper.
+        mentions = [
+            m
+            for m in amounts(sentence.text)
+            if m.kind in ("per_unit", "count") and m.unit is not None
+        ]
+        if not mentions or sentence.text.rstrip().endswith("?") or _HEDGE.search(sentence.text):
             continue
-        for mention in amounts(sentence.text):
-            if mention.kind == "per_unit" and mention.unit is not None:
+        for mention in mentions:
+            if mention.kind == "per_unit":
                 prices.append((mention, sentence))
-            elif mention.kind == "count" and mention.unit is not None:
+            else:
                 counts.append((mention, sentence))
     for price, said in reversed(prices):
         if not _agreed(price.value, said, sentences, amounts):

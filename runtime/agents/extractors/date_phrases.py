@@ -37,17 +37,22 @@ Holidays (``by Thanksgiving``, ``before Christmas``) are left out.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
+from runtime.agents.extractors.needles import needle_pattern
+from runtime.agents.extractors.prefilter import PrefilteredPattern, prefiltered
+
 __all__ = [
     "DateMention",
     "Granularity",
     "Tense",
     "fiscal_year_start_month",
+    "may_hold_a_date",
     "resolve_date_phrase",
 ]
 
@@ -112,14 +117,14 @@ _NUMBERS = {w: max(i - 1, 1) for i, w in enumerate(_NUMBER_WORDS)}
 _NUMBERS |= {"a couple of": 2, "fourteen": 14, "fifteen": 15, "twenty": 20, "thirty": 30}
 _NUMBERS |= {"sixty": 60, "ninety": 90, "forty-five": 45, "forty five": 45}
 _COUNT = rf"(?P<n>\d{{1,3}}|{'|'.join(sorted(_NUMBERS, key=len, reverse=True))})"
-_FY_STATEMENT = re.compile(
+_FY_STATEMENT = prefiltered(
     r"\b(?:fiscal|financial)\s+year\b[^.?!]{0,25}?\b(?P<verb>starts?|starting|begins?|beginning"
     r"|ends?|ending|closes?|closing|wraps?\s+up|runs\s+(?:through|to|until)|that's|which is|is)"
     r"\s+(?:(?:in|on|at\s+the\s+end\s+of)\s+)?(?:the\s+)?"
     rf"(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?)?{_MONTH}",
     re.IGNORECASE,
 )
-_FY_ABBR = re.compile(
+_FY_ABBR = prefiltered(
     rf"\bFY\s+(?P<verb>starts?|begins?|ends?|closes?)\s+(?:(?:in|on)\s+)?{_MONTH}", re.IGNORECASE
 )
 
@@ -154,11 +159,14 @@ def resolve_date_phrase(
     Returns:
         Non-overlapping mentions; where expressions overlap the longest wins.
     """
-    if not _may_hold_a_date(text):
+    if not may_hold_a_date(text):
         return []
     found: list[tuple[int, DateMention]] = []
+    lowered = text.lower() if text.isascii() else None  # one lowering for all the rules' tests
     for priority, (pattern, handler) in enumerate(_RULES):
-        for match in pattern.finditer(text):
+        if lowered is not None and not pattern.may_match(text, lowered):
+            continue
+        for match in pattern.pattern.finditer(text):
             resolved = handler(match, anchor, fiscal_year_start_month, tense)
             if resolved is not None:
                 value, granularity = resolved
@@ -412,8 +420,8 @@ def _today(m: re.Match[str], anchor: date, fy: int, tense: Tense) -> _Result:
     return anchor + timedelta(days=days), "day"
 
 
-def _rule(pattern: str, handler: _Handler) -> tuple[re.Pattern[str], _Handler]:
-    return re.compile(pattern, re.IGNORECASE), handler
+def _rule(pattern: str, handler: _Handler) -> tuple[PrefilteredPattern, _Handler]:
+    return prefiltered(pattern, re.IGNORECASE), handler
 
 
 def _fiscal(name: str) -> str:
@@ -422,18 +430,13 @@ def _fiscal(name: str) -> str:
 
 _YEAR_SUFFIX = r"(?:,?\s+(?P<y>\d{4})\b)?"
 _QUARTER_WORDS = ("first", "second", "third", "fourth")
-# Every rule below needs one of these somewhere in its match: a digit, a month or weekday
-# name (ending a word, as the rules require), an ordinal day, or a calendar word. Most
-# sentences have none; checking this first spares them fifteen scans (the rules' optional
-# weekday prefixes make each scan try every position). A superset of what the rules match.
-_ANY_DATE_WORD = re.compile(
-    rf"\d|(?:{_MONTH_NAMES})\b|{_WEEKDAY_ANY}|{_ORDINAL_RE}"
-    r"|month|quarter|eoq|year|eoy|fye|week|day|tonight|tomorrow|morning|afternoon|evening",
-    re.IGNORECASE,
-)
-
-# The same check's stems as plain substrings: four times cheaper than the pattern, which
-# then only runs on the third of sentences that hold one.
+# Every rule below needs a digit or one of these stems somewhere in its match: a month or
+# weekday name, an ordinal day, or a calendar word (month, quarter, EOQ, year, EOY, FYE,
+# week, day, tonight, tomorrow, morning, afternoon, evening). Most sentences have none;
+# checking this first spares them fifteen scans (the rules' optional weekday prefixes make
+# each scan try every position), and each rule's own prefilter spares most of the rest.
+# (A pattern of those words once followed this check; every rule's match also matches it, so
+# it could only ever turn away text that no rule matches, and is gone.)
 _DATE_STEMS = (
     *("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
     *("mon", "tue", "wed", "thu", "fri", "sat", "sun", *_QUARTER_WORDS, "fifth", "sixth"),
@@ -442,16 +445,21 @@ _DATE_STEMS = (
     *("tomorrow", "morning", "afternoon", "evening"),
 )
 _DIGIT = re.compile(r"\d")
+# One scan of the lowered text for all the stems (written as a trie, so the regex engine tries
+# one branch per first letter) finds what a substring test per stem finds, in a fraction of
+# the time.
+_DATE_STEM = re.compile(needle_pattern(_DATE_STEMS))
 
 
-def _may_hold_a_date(text: str) -> bool:
-    lowered = text.lower()
-    if not _DIGIT.search(text) and not any(stem in lowered for stem in _DATE_STEMS):
-        return False
-    return _ANY_DATE_WORD.search(text) is not None
+# Callers ask about a sentence, then resolve it, which asks again: the answer is remembered.
+@functools.lru_cache(maxsize=64)
+def may_hold_a_date(text: str) -> bool:
+    """False only when ``resolve_date_phrase`` finds nothing in ``text`` whatever the anchor,
+    fiscal year and tense: a cheap test for callers with work to spare for such text."""
+    return _DIGIT.search(text) is not None or _DATE_STEM.search(text.lower()) is not None
 
 
-_RULES: tuple[tuple[re.Pattern[str], _Handler], ...] = (
+_RULES: tuple[tuple[PrefilteredPattern, _Handler], ...] = (
     _rule(rf"{_WD_PREFIX}\b(?P<y>\d{{4}})-(?P<mo>\d{{1,2}})-(?P<d>\d{{1,2}})\b", _iso),
     _rule(
         rf"{_WD_PREFIX}(?<![\d/:.$])\b(?P<mo>\d{{1,2}})/(?P<d>\d{{1,2}})"

@@ -50,13 +50,19 @@ from runtime.agents.evaluation.scoring import NEXT_STEP_MIN_OVERLAP, next_step_o
 from runtime.agents.extraction import Candidate, Evidence, Signals, SpeakerRole
 from runtime.agents.extractors.date_phrases import resolve_date_phrase
 from runtime.agents.extractors.next_step_phrases import clean_text, phrase_action
+from runtime.agents.extractors.prefilter import (
+    PrefilteredPattern,
+    any_may_match_words,
+    prefiltered,
+)
+from runtime.agents.extractors.sentences import split_sentences, transcript_evidence
 from runtime.meetings.models import MeetingIn
 
 __all__ = ["NextStepCandidate", "extract_next_step_candidates"]
 
 
-def _words(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE)
+def _words(pattern: str) -> PrefilteredPattern:
+    return prefiltered(pattern, re.IGNORECASE)
 
 
 _VERBS = (
@@ -72,8 +78,8 @@ _SELF = _words(
 )
 _LET_ME = _words(rf"\blet\s+me\s+(?P<action>{_VERBS}.*)")
 _LETS = _words(r"\blet's\s+(?P<action>(?:schedule|book|set\s+up|plan|meet|do\s+the)\b.*)")
-_THIRD = re.compile(
-    rf"\b(?P<name>[A-Z][a-z]+)\s+(?:will|is\s+going\s+to)\s+(?P<action>{_VERBS}.*)",
+_THIRD = prefiltered(
+    rf"\b(?P<name>[A-Z][a-z]+)\s+(?:will|is\s+going\s+to)\s+(?P<action>{_VERBS}.*)"
 )
 _REQUEST = _words(
     r"^(?:(?:and\s+)?(?:can|could|would)\s+you\s+(?:please\s+)?|(?:and\s+)?please\s+)?"
@@ -106,11 +112,16 @@ _LOST = _words(
     r"|a\s+different)|decided\s+against|decision's\s+made|sorry\s+to\s+lose|signed\s+with\s+"
     r"(?!us|you)\w+)\b"
 )
+# Cleaning a sentence (``clean_text``) cuts out fillers and repeated words and squeezes spaces;
+# every cut has a space or punctuation on one side (a filler starts a word, a repeat is cut
+# after the word it repeats), so any run of letters and digits in the cleaned sentence is in
+# the raw one too. A raw sentence without the runs that every first-person commitment needs
+# cannot hold one once cleaned.
+_MAY_COMMIT = any_may_match_words(_SELF, _LET_ME, _LETS)
 _NOTES_MARKER = _words(
     r"^\W*(?:next(?:\s+steps?)?|todo|to\s+do|action(?:\s+items?)?|follow[- ]?ups?)\s*[:\-]\s*"
 )
 _NOTES_SELF = _words(r"^(?:i|we)(?:'ll|\s+will)?\s+(?=\w)")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _WRAP_UP_TURNS = 6
 _SUBSTANTIVE_WORDS = 4
 _BARE_PRONOUN = _words(r"^\w+(?:\s+\w+)?\s+(?:it|that|them|this)(?:\s+\w+)?$")
@@ -133,7 +144,9 @@ class NextStepCandidate(BaseModel):
         )
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is built for every transcript line, and a frozen dataclass, which sets each
+# field through ``object.__setattr__``, takes three times as long to build. Nothing changes it.
+@dataclass(slots=True)
 class _Turn:
     index: int
     speaker: str
@@ -159,8 +172,7 @@ def extract_next_step_candidates(
     anchor = meeting.started_at.date()
     turns = [
         _Turn(i, line.speaker, speaker_roles.get(line.speaker, "unknown"), line.text,
-              Evidence(source="transcript", text=line.text, speaker=line.speaker, line=i,
-                       start_s=line.start_s))
+              transcript_evidence(line.text, line.speaker, i, line.start_s))
         for i, line in enumerate(meeting.transcript)
     ]  # fmt: skip
     if _LOST.search("\n".join([*(t.text for t in turns), meeting.notes or ""])):
@@ -193,7 +205,7 @@ def _from_notes(notes: str, anchor: date) -> list[NextStepCandidate]:
 
 
 def _sentences(text: str) -> Iterator[str]:
-    yield from (s.strip() for s in _SENTENCE_END.split(text) if s.strip())
+    yield from (s.strip() for s in split_sentences(text) if s.strip())
 
 
 def _commitments(turns: list[_Turn], anchor: date) -> Iterator[_Step]:
@@ -214,15 +226,20 @@ def _commitments(turns: list[_Turn], anchor: date) -> Iterator[_Step]:
 
 
 def _commitment(sentence: str, turn: _Turn, turns: list[_Turn], anchor: date) -> _Step | None:
-    text = clean_text(sentence)
-    owner: str | None = None if turn.role == "rep" else _first_name(turn.speaker)
-    found = _SELF.search(text) or _LET_ME.search(text)
-    if found is None and (found := _LETS.search(text)) is not None:
+    # A sentence that cannot hold a commitment in the first person is not cleaned (see
+    # ``_MAY_COMMIT``): only a third person's commitment is looked for in it.
+    text = clean_text(sentence) if _MAY_COMMIT(sentence) else ""
+    found = (_SELF.search(text) or _LET_ME.search(text)) if text else None
+    owner: str | None
+    if found is not None:
+        owner = None if turn.role == "rep" else _first_name(turn.speaker)
+    elif text and (found := _LETS.search(text)) is not None:
         owner = None
-    if found is None and (found := _THIRD.search(sentence)) is not None:
+    elif (found := _THIRD.search(sentence)) is not None:
         owner = found["name"]
-    if found is None:
+    else:
         return None
+    text = text or clean_text(sentence)
     action = found["action"].strip(" .,")
     if _NOT_A_STEP.search(action) or _BARE_PRONOUN.match(action):
         return None  # "I'll hold it", "I'll set you up in our system"
@@ -243,9 +260,11 @@ def _accepted_request(sentence: str, turn: _Turn, turns: list[_Turn], anchor: da
     """A customer's "send me X" that the rep accepts in the next turn."""
     if turn.role == "rep":
         return None
-    found = _REQUEST.match(clean_text(sentence).rstrip("?. "))
     reply = turns[turn.index + 1] if turn.index + 1 < len(turns) else None
-    if found is None or reply is None or reply.role != "rep" or not _ACCEPT.match(reply.text):
+    if reply is None or reply.role != "rep" or not _ACCEPT.match(reply.text):
+        return None
+    found = _REQUEST.match(clean_text(sentence).rstrip("?. "))
+    if found is None:
         return None
     what = found["obj"] or found["obj2"]
     deadline = _later_deadline(turn, turns, anchor, include_self=True)

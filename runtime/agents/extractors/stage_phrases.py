@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from runtime.agents.extractors.prefilter import PrefilteredPattern, prefiltered
+
 __all__ = [
     "ACCEPT_TURN",
     "BOUGHT_IN",
@@ -34,8 +36,8 @@ __all__ = [
 ]
 
 
-def _words(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE)
+def _words(pattern: str) -> PrefilteredPattern:
+    return prefiltered(pattern, re.IGNORECASE)
 
 
 _WE = r"(?:we|we've|we\s+have|i|i've|i\s+have)"

@@ -65,6 +65,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from runtime.agents.extraction import Candidate, Evidence, Signals, SpeakerRole
+from runtime.agents.extractors.prefilter import any_may_match, prefiltered
 from runtime.agents.extractors.sentences import Sentence, meeting_sentences
 from runtime.agents.extractors.stage_map import StageKind, stage_for_kind
 from runtime.agents.extractors.stage_phrases import (
@@ -96,15 +97,26 @@ from runtime.meetings.models import MeetingIn
 
 __all__ = ["StageCandidate", "extract_stage_candidates"]
 
-_RENEWAL = re.compile(r"\brenew", re.IGNORECASE)
-_DISCOVERY_CALL = re.compile(r"\b(?:discovery|qualif\w*)\b", re.IGNORECASE)
+_RENEWAL = prefiltered(r"\brenew", re.IGNORECASE)
+_DISCOVERY_CALL = prefiltered(r"\b(?:discovery|qualif\w*)\b", re.IGNORECASE)
 _ROLE_RANK: dict[SpeakerRole, int] = {"rep": 0, "unknown": 1, "customer": 2}
 _DEMO_TURNS = 6  # turns after a demo mention in which its day or time may be agreed
-_PROPOSAL_PAPER = re.compile(r"\b(?:proposal|quote)\b", re.IGNORECASE)
-_CONTRACT_PAPER = re.compile(r"\b(?:contract|order\s+form|msa|docusign)\b", re.IGNORECASE)
+_PROPOSAL_PAPER = prefiltered(r"\b(?:proposal|quote)\b", re.IGNORECASE)
+_CONTRACT_PAPER = prefiltered(r"\b(?:contract|order\s+form|msa|docusign)\b", re.IGNORECASE)
 _DENIAL_REACH = 2
-_NEGATED = re.compile(r"\b(?:no|not|never|without|nor)\s+(?:\w+\s+)?$", re.IGNORECASE)
-_DEADLINE_BEFORE = re.compile(r"\b(?:until|by|before|till)\s+(?:the\s+|next\s+)?$", re.I)
+_NEGATED = prefiltered(r"\b(?:no|not|never|without|nor)\s+(?:\w+\s+)?$", re.IGNORECASE)
+# Every statement event needs one of the phrases ``_statement_events`` reads for the speaker:
+# in the rep's words only a signature or the paper going out counts, in the notes the
+# notes' own phrases too, in anyone else's words the customer's. Most sentences hold none,
+# and one test for all of a speaker's phrases costs less than the checks it spares.
+_MAY_STATE_AN_EVENT = {
+    "rep": any_may_match(WON, CONTRACT_SENT),
+    "notes": any_may_match(LOST, LOST_RENEWAL, NOTES_LOST, WON, CONTRACT_SENT, NOTES_BOUGHT_IN),
+    "other": any_may_match(
+        LOST, LOST_RENEWAL, WON, CONTRACT_SENT, CONTRACT_SENT_CUSTOMER, BOUGHT_IN, ACCEPT_TURN
+    ),
+}
+_DEADLINE_BEFORE = prefiltered(r"\b(?:until|by|before|till)\s+(?:the\s+|next\s+)?$", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,14 +183,7 @@ def extract_stage_candidates(
 
 def _statement_events(sentences: list[Sentence], *, renewal: bool) -> Iterator[_Event]:
     """Lost, won, contract-sent and bought-in events, one per sentence that states one."""
-    # A denial cancels a yes in its own turn and in the two turns before it: "I can live with
-    # that." ... "No. Anything new goes through our operations committee."
-    denied_turns = {
-        turn
-        for s in sentences
-        if not s.from_notes and s.role != "rep" and DENIAL.search(s.text)
-        for turn in range(s.turn - _DENIAL_REACH, s.turn + 1)
-    }
+    denied_turns: set[int] | None = None  # worked out when a yes needs it
     previous_role: SpeakerRole | None = None
     previous_turn = -1
     for sentence in sentences:
@@ -186,6 +191,9 @@ def _statement_events(sentences: list[Sentence], *, renewal: bool) -> Iterator[_
         opens_turn = sentence.turn != previous_turn
         after_other = opens_turn and previous_role is not None and previous_role != sentence.role
         previous_turn, previous_role = sentence.turn, sentence.role
+        said_by = "notes" if sentence.from_notes else "rep" if sentence.role == "rep" else "other"
+        if not _MAY_STATE_AN_EVENT[said_by](text):
+            continue  # none of the phrases below that count for this speaker is there
         if text.rstrip().endswith("?") or SPECULATION.search(text):
             continue
         hedged = bool(HEDGE.search(text))
@@ -206,12 +214,25 @@ def _statement_events(sentences: list[Sentence], *, renewal: bool) -> Iterator[_
             yield _Event("proposal_sent" if proposal else "contract_sent", (sentence,), hedged)
         elif customer and not sentence.from_notes:
             said_yes = BOUGHT_IN.search(text) or (after_other and ACCEPT_TURN.search(text))
-            if said_yes and not CONDITION.search(text) and sentence.turn not in denied_turns:
-                yield _Event("bought_in", (sentence,), hedged)
+            if said_yes and not CONDITION.search(text):
+                denied_turns = _denied_turns(sentences) if denied_turns is None else denied_turns
+                if sentence.turn not in denied_turns:
+                    yield _Event("bought_in", (sentence,), hedged)
         elif sentence.from_notes and not DENIAL.search(text):
             found = NOTES_BOUGHT_IN.search(text)
             if found and not _NEGATED.search(text, 0, found.start()):
                 yield _Event("bought_in", (sentence,), hedged)
+
+
+def _denied_turns(sentences: list[Sentence]) -> set[int]:
+    """The turns whose yes a denial cancels: its own turn and the two before it ("I can live
+    with that." ... "No. Anything new goes through our operations committee.")."""
+    return {
+        turn
+        for s in sentences
+        if not s.from_notes and s.role != "rep" and DENIAL.search(s.text)
+        for turn in range(s.turn - _DENIAL_REACH, s.turn + 1)
+    }
 
 
 def _presentation_events(sentences: list[Sentence]) -> Iterator[_Event]:

@@ -15,6 +15,13 @@ from runtime.agent_configs.repo import AgentConfigRepo
 from runtime.api.context import ApiContext
 from runtime.api.ids import parse_id
 from runtime.api.loaders import agent_config_loader, user_loader
+from runtime.api.types.activity import (
+    DEFAULT_RECENT,
+    DEFAULT_SUCCESS_DAYS,
+    ActivityLog,
+    recent_activity,
+    success_rate,
+)
 from runtime.api.types.common import JSON, AgentStatus, CRMType, User
 
 __all__ = ["AgentConfig", "Query"]
@@ -62,6 +69,18 @@ class AgentConfig:
         if user is None:  # the foreign key makes this impossible short of corruption
             raise LookupError(f"agent config {self.id} has no creator {self.stored.created_by}")
         return User.of(user)
+
+    @strawberry.field(description="The agent's newest activities, newest first (1 to 100).")
+    async def recent_activity(self, info: Info, limit: int = DEFAULT_RECENT) -> list[ActivityLog]:
+        return await recent_activity(info, self.stored.id, limit)
+
+    @strawberry.field(
+        description="success / (success + failed + rejected) over the agent's activities of"
+        " the last `days` days (1 to 365; pending ones have no outcome yet); null when none"
+        " finished."
+    )
+    async def success_rate(self, info: Info, days: int = DEFAULT_SUCCESS_DAYS) -> float | None:
+        return await success_rate(info, self.stored.id, days)
 
 
 @strawberry.type

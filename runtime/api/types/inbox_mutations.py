@@ -1,0 +1,93 @@
+"""The decisions on inbox items: ``approveInboxItem``, ``rejectInboxItem`` and
+``batchApproveInboxItems`` (rules in ``runtime.inbox.decisions``).
+
+The decider is the token's user. A member decides only the items addressed to them
+(``FORBIDDEN`` otherwise), an admin any item of the workspace; an item of another workspace
+is ``NOT_FOUND``; an item no longer pending (a second click, a retry, a racing expiry), or a
+question, is ``CONFLICT`` and nothing changes.
+
+``batchApproveInboxItems`` keeps the seed's signature and reports per item: each item is
+decided on its own; the list holds every item the caller may see in its current state
+(decided here, or already decided by someone else), in the order given (a repeated id
+once); the response's ``errors`` hold one error per id not decided here, with
+``extensions.code`` (``CONFLICT``, ``NOT_FOUND``, ``FORBIDDEN``), ``extensions.id`` (the
+id) and ``extensions.field`` (``ids.<index>``). At most ``MAX_BATCH`` ids.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import strawberry
+
+from runtime.api.context import ApiContext
+from runtime.api.errors import ApiError, ErrorCode, api_error_from, report_error
+from runtime.api.ids import parse_id, parse_ids
+from runtime.api.types.inbox import InboxItem
+from runtime.errors import ClientError, ConflictError, NotFoundError
+from runtime.inbox.decisions import MAX_BATCH, InboxDecisions
+
+__all__ = ["Mutation"]
+
+Info = strawberry.Info[ApiContext, None]
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Approve every pending field of an item as proposed; they are queued for"
+        " writing to the CRM. CONFLICT when the item is no longer pending or is a question."
+    )
+    async def approve_inbox_item(self, info: Info, id: strawberry.ID) -> InboxItem:
+        principal = info.context.principal
+        decision = await _decisions(info).approve(principal, parse_id(id, "id"))
+        return InboxItem.of(decision.item)
+
+    @strawberry.mutation(
+        description="Reject an item and its pending fields; `reason` (optional, up to 2,000"
+        " characters) is kept with the decision."
+    )
+    async def reject_inbox_item(
+        self, info: Info, id: strawberry.ID, reason: str | None = None
+    ) -> InboxItem:
+        principal = info.context.principal
+        decision = await _decisions(info).reject(principal, parse_id(id, "id"), reason)
+        return InboxItem.of(decision.item)
+
+    @strawberry.mutation(
+        description=f"Approve up to {MAX_BATCH} items, each on its own. Returns every item the"
+        " caller may see in its current state; each id not approved here has its own error"
+        " (`extensions.id`, `extensions.code`: CONFLICT, NOT_FOUND or FORBIDDEN)."
+    )
+    async def batch_approve_inbox_items(
+        self, info: Info, ids: list[strawberry.ID]
+    ) -> list[InboxItem]:
+        principal = info.context.principal
+        if len(ids) > MAX_BATCH:
+            raise ApiError.bad_input("ids", f"at most {MAX_BATCH} items at once, not {len(ids)}")
+        item_ids = parse_ids(list(ids), "ids")
+        outcomes = await _decisions(info).batch_approve(principal, item_ids)
+        index_of: dict[UUID, int] = {}  # a repeated id is named by its first place
+        for index, item_id in enumerate(item_ids):
+            index_of.setdefault(item_id, index)
+        for outcome in outcomes:
+            if outcome.error is not None:
+                error = _item_error(outcome.error, index_of[outcome.item_id])
+                report_error(info.context, info.path.as_list(), error, id=str(outcome.item_id))
+        return [InboxItem.of(o.item) for o in outcomes if o.item is not None]
+
+
+def _decisions(info: Info) -> InboxDecisions:
+    return InboxDecisions(info.context.pool, info.context.services.clock)
+
+
+def _item_error(error: ClientError, index: int) -> ApiError:
+    """A batch item's error, named by its place in ``ids`` rather than as ``id``."""
+    field = f"ids.{index}"
+    mapped = api_error_from(error)
+    code = ErrorCode(str((mapped.extensions or {}).get("code")))
+    if isinstance(error, ConflictError):
+        return ApiError(f"{field}: {error.reason}", code, field=field)
+    if isinstance(error, NotFoundError):
+        return ApiError(f"{field}: no {error.kind} {error.key}", code, field=field)
+    return ApiError(mapped.message, code, field=field)

@@ -1,0 +1,1 @@
+"""User automations: a trigger on the owner's events and an action, owner-scoped."""

@@ -1,0 +1,328 @@
+"""Human decisions on inbox items: approve, reject, batch approve.
+
+Rules (ARCHITECTURE "Durability rules"; issue 10 adds partial approval, edits and answers
+to questions on top of ``_decide``):
+
+- Exactly once: the item is locked, then decided by a conditional update (``... WHERE
+  status = 'pending'``). A second click, a retried request or a racing expiry changes
+  nothing and raises ``ConflictError("id", "inbox item ... was already approved by
+  sam@ourco.example at 2026-01-01T09:00:00+00:00")``.
+- Who: the decider comes from their token, never from a request body. A member decides
+  only the items addressed to them (``PermissionDeniedError``), an admin any item of the
+  workspace; an item of another workspace does not exist for them (``NotFoundError``).
+- What is recorded, in one transaction: the item's status, ``resolved_by``, ``resolved_at``,
+  the reason given (``resolution_reason``) and what the decider saw (``decided_snapshot``:
+  the item's title, description, confidence and context, and each proposal decided with its
+  values); on each pending proposal of the item, ``decided_by``, ``decided_at`` and, when
+  approved, ``approved_value`` (the proposed value); one audit entry
+  (``decision.approve`` / ``decision.reject``) naming the fields, never their values.
+- Approve: the item's pending proposals become ``queued`` and join the workspace's write
+  queue (one outbox row each); the writer checks each record's current value against the
+  proposal's ``before`` before writing (``runtime.writes.writer``) and settles the activity.
+  A ``question`` item cannot be approved: it needs an answer (which deal?) first.
+- Reject: the item's pending proposals become ``rejected``; the activity ends ``rejected``
+  when none of its proposals was or will be written, else the writer's settle rules apply
+  (an auto-applied field written and the rest rejected is ``success``).
+- Batch approve: each item decided (and audited) on its own, in its own transaction, in the
+  order given (repeated ids once); one item's failure is reported for that item and does
+  not stop the others. At most ``MAX_BATCH`` items at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+from uuid import UUID
+
+import asyncpg
+
+from runtime.activity.repo import ActivityRepo
+from runtime.audit.models import AuditEntry
+from runtime.audit.repo import AuditRepo
+from runtime.clock import Clock
+from runtime.errors import (
+    ClientError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from runtime.inbox.models import InboxItem, Proposal
+from runtime.inbox.repo import InboxRepo, LockedItem
+from runtime.outbox.repo import OutboxRepo
+
+__all__ = [
+    "MAX_BATCH",
+    "MAX_REASON_CHARS",
+    "BatchItemOutcome",
+    "Decider",
+    "Decision",
+    "InboxDecisions",
+]
+
+MAX_BATCH = 100
+MAX_REASON_CHARS = 2000
+
+ItemVerdict = Literal["approved", "rejected"]
+ProposalVerdict = tuple[UUID, Literal["queued", "rejected"], str | None]
+"""One proposal's decision: (id, new status, approved value)."""
+
+
+class Decider(Protocol):
+    """Who decides, as their token says (``runtime.tokens.models.Principal`` is one)."""
+
+    @property
+    def workspace_id(self) -> UUID: ...
+
+    @property
+    def user_id(self) -> UUID: ...
+
+    @property
+    def is_admin(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A decision made: the item as it is now, the proposals it decided, the outbox rows
+    it queued."""
+
+    item: InboxItem
+    proposals: tuple[Proposal, ...]
+    outbox_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItemOutcome:
+    """What became of one id of a batch.
+
+    ``item`` is the item as it is now, when the decider may see it (decided here, or the
+    conflict's current state); ``error`` says why it was not decided here (not found, not
+    theirs, already decided, a question).
+    """
+
+    item_id: UUID
+    item: InboxItem | None
+    error: ClientError | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """How a decision treats the item and its pending proposals."""
+
+    status: ItemVerdict
+    action: str  # the audit entry's action
+    reason: str | None
+    proposals: Callable[[Sequence[Proposal]], list[ProposalVerdict]]
+
+
+class InboxDecisions:
+    """The decision use cases; each call is one transaction per item."""
+
+    def __init__(self, pool: asyncpg.Pool, clock: Clock) -> None:
+        self._pool = pool
+        self._clock = clock
+
+    async def approve(self, decider: Decider, item_id: UUID) -> Decision:
+        """Approve every pending field of the item as proposed; they join the write queue.
+
+        Raises:
+            NotFoundError: no such item in the decider's workspace.
+            PermissionDeniedError: a member deciding someone else's item.
+            ConflictError: the item is no longer pending, or is a question.
+        """
+        return await self._decide(decider, item_id, _APPROVE)
+
+    async def reject(self, decider: Decider, item_id: UUID, reason: str | None = None) -> Decision:
+        """Reject the item and its pending fields, keeping the reason given.
+
+        Raises:
+            InvalidInputError: ``reason`` is longer than ``MAX_REASON_CHARS``.
+            NotFoundError, PermissionDeniedError, ConflictError: as ``approve`` (a question
+                may be rejected).
+        """
+        checked = _checked_reason(reason)
+        verdict = _Verdict(
+            status="rejected",
+            action="decision.reject",
+            reason=checked,
+            proposals=lambda pending: [(p.id, "rejected", None) for p in pending],
+        )
+        return await self._decide(decider, item_id, verdict)
+
+    async def batch_approve(
+        self, decider: Decider, item_ids: Sequence[UUID]
+    ) -> list[BatchItemOutcome]:
+        """Approve each item on its own (see the module docstring); one outcome per
+        distinct id, in the order given.
+
+        Raises:
+            InvalidInputError: more than ``MAX_BATCH`` ids (nothing is decided).
+        """
+        if len(item_ids) > MAX_BATCH:
+            raise InvalidInputError.one(
+                "ids", f"at most {MAX_BATCH} items at once, not {len(item_ids)}"
+            )
+        outcomes: list[BatchItemOutcome] = []
+        for item_id in dict.fromkeys(item_ids):
+            try:
+                decision = await self.approve(decider, item_id)
+            except ConflictError as exc:
+                current = await InboxRepo(self._pool).get_items(decider.workspace_id, [item_id])
+                outcomes.append(BatchItemOutcome(item_id, current[0] if current else None, exc))
+            except ClientError as exc:
+                outcomes.append(BatchItemOutcome(item_id, None, exc))
+            else:
+                outcomes.append(BatchItemOutcome(item_id, decision.item, None))
+        return outcomes
+
+    async def _decide(self, decider: Decider, item_id: UUID, verdict: _Verdict) -> Decision:
+        workspace_id = decider.workspace_id
+        async with self._pool.acquire() as conn, conn.transaction():
+            inbox = InboxRepo(conn)
+            locked = await inbox.lock_for_decision(workspace_id, item_id)
+            if locked is None:
+                raise NotFoundError("inbox item", str(item_id), field="id")
+            now = self._clock.now()  # after any wait for the lock: when it was decided
+            item = locked.item
+            if not decider.is_admin and item.user_id != decider.user_id:
+                raise PermissionDeniedError(
+                    f"inbox item {item_id} is addressed to another member: a member decides"
+                    " only their own items"
+                )
+            if item.status != "pending":
+                raise ConflictError("id", _already_decided(locked))
+            if verdict.status == "approved" and item.item_type == "question":
+                raise ConflictError(
+                    "id",
+                    f"inbox item {item_id} is a question: it needs an answer (which deal the"
+                    " meeting is about) before its changes can be approved",
+                )
+            pending = await inbox.lock_pending_proposals(workspace_id, item_id)
+            verdicts = verdict.proposals(pending)
+            resolved = await inbox.resolve_item(
+                workspace_id,
+                item_id,
+                status=verdict.status,
+                resolved_by=decider.user_id,
+                resolved_at=now,
+                reason=verdict.reason,
+                snapshot=_snapshot(item, pending, verdicts),
+            )
+            if resolved is None:  # the lock makes this impossible short of a bug
+                raise ConflictError("id", f"inbox item {item_id} changed while being decided")
+            decided = await inbox.decide_proposals(
+                workspace_id, verdicts, decided_by=decider.user_id, decided_at=now
+            )
+            queued = [p for p in decided if p.status == "queued"]
+            outbox_ids = await OutboxRepo(conn).enqueue(workspace_id, queued)
+            await self._settle_activity(conn, item, queued=bool(queued), now=now)
+            await AuditRepo(conn).insert_many(
+                [_audit_entry(decider, item, verdict, decided, now=now)]
+            )
+        return Decision(resolved, tuple(decided), tuple(outbox_ids))
+
+    async def _settle_activity(
+        self, conn: asyncpg.Connection, item: InboxItem, *, queued: bool, now: datetime
+    ) -> None:
+        """Finish the item's activity when the decision left nothing for the writer to do."""
+        if item.activity_log_id is None or queued:
+            return  # the writer settles it once the queued fields are written
+        inbox = InboxRepo(conn)
+        if not await inbox.reject_unwritten_activity(
+            item.workspace_id, item.activity_log_id, now=now
+        ):
+            await ActivityRepo(conn).settle_written(
+                item.workspace_id, [item.activity_log_id], now=now
+            )
+
+
+_APPROVE = _Verdict(
+    status="approved",
+    action="decision.approve",
+    reason=None,
+    proposals=lambda pending: [(p.id, "queued", p.proposed_value) for p in pending],
+)
+
+
+def _checked_reason(reason: str | None) -> str | None:
+    """The reason as stored: stripped, None when blank."""
+    if reason is None or not reason.strip():
+        return None
+    stripped = reason.strip()
+    if len(stripped) > MAX_REASON_CHARS:
+        raise InvalidInputError.one(
+            "reason", f"must be at most {MAX_REASON_CHARS} characters, not {len(stripped)}"
+        )
+    return stripped
+
+
+def _already_decided(locked: LockedItem) -> str:
+    """Why a decision on a no-longer-pending item changes nothing, in the user's terms."""
+    item = locked.item
+    subject = f"inbox item {item.id}"
+    when = f" at {item.resolved_at.isoformat(timespec='seconds')}" if item.resolved_at else ""
+    if item.status in ("approved", "rejected"):
+        who = locked.resolved_by_email or "the agent's expiry policy"
+        return f"{subject} was already {item.status} by {who}{when}"
+    if item.status == "expired":
+        return f"{subject} expired{when}: it can no longer be decided"
+    if item.status == "superseded":
+        return f"{subject} was superseded by a newer meeting's proposal{when}"
+    return f"{subject} is {item.status or 'in no state'}, not pending"
+
+
+def _snapshot(
+    item: InboxItem, pending: Sequence[Proposal], verdicts: Sequence[ProposalVerdict]
+) -> dict[str, Any]:
+    """What the decider saw and decided: the item as shown and each pending proposal."""
+    verdict_of = {proposal_id: (status, value) for proposal_id, status, value in verdicts}
+    return {
+        "title": item.title,
+        "description": item.description,
+        "confidence": None if item.confidence is None else float(item.confidence),
+        "context": item.context,
+        "proposals": [
+            {
+                "id": str(p.id),
+                "field": p.field,
+                "record_type": p.crm_record_type,
+                "record_id": p.crm_record_id,
+                "before": p.before_value,
+                "proposed": p.proposed_value,
+                "confidence": float(p.confidence),
+                "decision": verdict_of[p.id][0] if p.id in verdict_of else "undecided",
+                "approved": verdict_of[p.id][1] if p.id in verdict_of else None,
+            }
+            for p in pending
+        ],
+    }
+
+
+def _audit_entry(
+    decider: Decider,
+    item: InboxItem,
+    verdict: _Verdict,
+    decided: Sequence[Proposal],
+    *,
+    now: datetime,
+) -> AuditEntry:
+    """Who decided what: field names and ids, never values or the reason's text."""
+    details: dict[str, Any] = {
+        "item_type": item.item_type,
+        "addressed_to": str(item.user_id),
+        "activity_log_id": None if item.activity_log_id is None else str(item.activity_log_id),
+        "fields": {p.field: p.status for p in decided},
+    }
+    if verdict.status == "rejected":
+        details["reason_given"] = verdict.reason is not None
+    return AuditEntry(
+        workspace_id=item.workspace_id,
+        actor_user_id=decider.user_id,
+        action=verdict.action,
+        target_type="inbox_item",
+        target_id=str(item.id),
+        details=details,
+        created_at=now,
+    )

@@ -1,0 +1,1 @@
+"""Notifications: each user's preferences per channel and kind (delivery comes later)."""

@@ -1,0 +1,149 @@
+"""A batch of runs: its inputs read in one statement, each workspace's CRM looked up once."""
+
+from __future__ import annotations
+
+import uuid
+from uuid import UUID
+
+import asyncpg
+import pytest
+
+from runtime.activity.repo import ActivityRepo
+from runtime.agents.extractors.rules import RulesExtractor
+from runtime.clock import SystemClock
+from runtime.crm.audited import AuditedCrm
+from runtime.crm.memory import InMemoryCrm
+from runtime.crm.snapshot import load_snapshot
+from runtime.errors import NotFoundError
+from runtime.meetings.service import import_meeting
+from runtime.runs.dispatcher import Dispatcher
+from runtime.runs.executor import NoCrmConnectionError, RunExecutor, WorkspaceCrm
+from runtime.runs.repo import RunRepo
+from runtime.users.models import UserCreate
+from runtime.users.service import add_user_to_workspace
+from runtime.workspaces.models import WorkspaceCreate
+from runtime.workspaces.repo import WorkspaceRepo
+from tests.meetings import EXAMPLE_PATH, dialogue
+from tests.pipeline_setup import PRICE_AGREED, auto_apply_config, insert_agent
+
+OWNER_EMAIL = "sam@ourco.example"  # the example meeting's owner
+
+
+class CountedCrms:
+    """The example CRM for the workspaces given one; counts the lookups per workspace."""
+
+    def __init__(self) -> None:
+        self.connected: set[UUID] = set()
+        self.lookups: dict[UUID, int] = {}
+
+    async def for_workspace(self, workspace_id: UUID) -> WorkspaceCrm:
+        self.lookups[workspace_id] = self.lookups.get(workspace_id, 0) + 1
+        if workspace_id not in self.connected:
+            raise NoCrmConnectionError(workspace_id)
+        crm = InMemoryCrm.from_snapshot(load_snapshot(EXAMPLE_PATH.with_name("crm.json")))
+        audited = AuditedCrm(crm, workspace_id=workspace_id, clock=SystemClock())
+        return WorkspaceCrm(port=audited, audit=audited)
+
+
+@pytest.fixture
+def crms() -> CountedCrms:
+    return CountedCrms()
+
+
+@pytest.fixture
+def executor(pool: asyncpg.Pool, crms: CountedCrms) -> RunExecutor:
+    return RunExecutor(pool, crms, extractor=RulesExtractor(), clock=SystemClock())
+
+
+@pytest.fixture(autouse=True)
+async def quiet_queue(pool: asyncpg.Pool, executor: RunExecutor) -> None:
+    """Runs earlier tests left queued are executed first, so a test claims only its own."""
+    await Dispatcher(pool, executor, owner="sweeper").drain()
+
+
+async def _workspace(
+    pool: asyncpg.Pool, crms: CountedCrms, *, owner_is_member: bool, connected: bool = True
+) -> tuple[UUID, UUID, UUID]:
+    """A workspace with an active agent: its id, its admin's and the meeting owner's."""
+    workspace = await WorkspaceRepo(pool).create(WorkspaceCreate(name=f"w-{uuid.uuid4().hex[:6]}"))
+    async with pool.acquire() as conn:
+        admin, _ = await add_user_to_workspace(
+            conn,
+            workspace.id,
+            UserCreate(email=f"admin-{uuid.uuid4().hex[:6]}@ourco.example"),
+            role="admin",
+        )
+        owner_id = admin.user.id
+        if owner_is_member:
+            owner, _ = await add_user_to_workspace(
+                conn, workspace.id, UserCreate(email=OWNER_EMAIL), role="member"
+            )
+            owner_id = owner.user.id
+    await insert_agent(pool, workspace.id, admin.user.id, auto_apply_config())
+    if connected:
+        crms.connected.add(workspace.id)
+    return workspace.id, admin.user.id, owner_id
+
+
+async def _meetings(pool: asyncpg.Pool, workspace_id: UUID, count: int) -> None:
+    async with pool.acquire() as conn:
+        for _ in range(count):
+            meeting = dialogue(*PRICE_AGREED, external_id=f"zoom-{uuid.uuid4().hex[:10]}")
+            await import_meeting(conn, workspace_id, meeting)
+
+
+async def test_a_batch_looks_each_workspace_crm_up_once_and_records_every_run(
+    pool: asyncpg.Pool, crms: CountedCrms, executor: RunExecutor
+) -> None:
+    member, _, owner = await _workspace(pool, crms, owner_is_member=True)
+    outsider, admin, _ = await _workspace(pool, crms, owner_is_member=False)
+    unconnected, _, _ = await _workspace(pool, crms, owner_is_member=True, connected=False)
+    for workspace_id in (member, outsider, unconnected):
+        await _meetings(pool, workspace_id, 2)
+    claimed = await RunRepo(pool).claim("batch-owner", limit=10, lease_s=60)
+    assert len(claimed) == 6
+    crms.lookups.clear()
+
+    results = await executor.execute_batch(claimed, "batch-owner")
+
+    assert crms.lookups == {member: 1, outsider: 1, unconnected: 1}
+    assert [r.run_id for r in results] == [run.id for run in claimed]
+    activities = ActivityRepo(pool)
+    for run, result in zip(claimed, results, strict=True):
+        activity = await activities.for_run(run.id)
+        assert activity is not None
+        assert activity.status == result.status
+        if run.workspace_id == unconnected:
+            assert activity.status == "failed"
+            assert "has no CRM connection" in (activity.error_message or "")
+            continue
+        assert activity.status == "pending"
+        assert activity.crm_record_id == "301"
+        # The meeting's owner when a member of the workspace, else the agent's creator.
+        assert activity.user_id == (owner if run.workspace_id == member else admin)
+
+
+async def test_a_run_whose_meeting_or_agent_is_gone_is_not_found(
+    pool: asyncpg.Pool, crms: CountedCrms, executor: RunExecutor
+) -> None:
+    workspace_id, _, _ = await _workspace(pool, crms, owner_is_member=True)
+    await _meetings(pool, workspace_id, 1)
+    [run] = await RunRepo(pool).list_for_meeting(
+        await pool.fetchval("SELECT id FROM meetings WHERE workspace_id = $1", workspace_id)
+    )
+    gone_meeting = run.model_copy(update={"meeting_id": uuid.uuid4()})
+    gone_agent = run.model_copy(update={"agent_config_id": uuid.uuid4()})
+
+    with pytest.raises(NotFoundError) as meeting_error:
+        await executor.execute(gone_meeting, "nobody")
+    with pytest.raises(NotFoundError) as agent_error:
+        await executor.execute(gone_agent, "nobody")
+
+    assert (meeting_error.value.kind, meeting_error.value.key) == (
+        "meeting",
+        str(gone_meeting.meeting_id),
+    )
+    assert (agent_error.value.kind, agent_error.value.key) == (
+        "agent config",
+        str(gone_agent.agent_config_id),
+    )
