@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,7 +142,7 @@ class AutomationRepo:
             return None
         return _sealed(row)
 
-    async def lock_secrets_not_under_key(self, key_id: str) -> list[tuple[UUID, SealedSecret]]:
+    async def lock_secrets_not_under_key(self, key_id: str) -> Sequence[tuple[UUID, SealedSecret]]:
         """Every automation's sealed secret not sealed with ``key_id``, locked (key rotation)."""
         rows = await self._db.fetch(_SQL["lock_webhook_secrets_not_under_key"], key_id)
         return [(row["id"], _sealed(row)) for row in rows]
