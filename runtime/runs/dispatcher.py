@@ -11,8 +11,12 @@ Every long-running process (``crm-agents worker``, later ``serve`` and ``demo``)
 - Waking up: new runs send a NOTIFY (``runtime.events.AGENT_RUNS``) that wakes a waiting
   dispatcher at once; it also looks every ``poll_s`` seconds, for expired leases and for
   notifications sent while it was not listening.
-- Bounded work: at most ``concurrency`` runs are in hand at once per dispatcher, in
-  batches of up to ``batch_size``. A batch is handed to a runner: by default this
+- Bounded work: at most ``concurrency`` runs are in hand at once per dispatcher, in at
+  most ``concurrency // batch_size`` batches of up to ``batch_size``. Capping the batches,
+  not only the runs, is what keeps batches full under load: runs that arrive one by one
+  while every batch slot is busy wait in the queue and leave it together, instead of each
+  becoming a batch of one (a task and a transaction per run). A batch is handed to a
+  runner: by default this
   process's ``RunExecutor.execute_batch`` (plain asyncio), or ``actors.executor.RayRunner``,
   which executes it as a Ray task on any node of the cluster. Either way the batch's
   outcomes are recorded in one transaction by the process that ran it.
@@ -90,6 +94,7 @@ class Dispatcher:
         self._runner: BatchRunner = runner or executor.execute_batch
         self._concurrency = concurrency
         self._batch_size = batch_size
+        self._max_batches = max(1, concurrency // batch_size)
         self._lease_s = lease_s
         self._poll_s = poll_s
         self._grace_s = grace_s
@@ -138,7 +143,9 @@ class Dispatcher:
 
     async def _fill(self) -> int:
         """Claim as many runs as there is room for; start them in batches."""
-        free = self._concurrency - sum(len(runs) for runs in self._running.values())
+        in_hand = sum(len(runs) for runs in self._running.values())
+        free_batches = self._max_batches - len(self._running)
+        free = min(self._concurrency - in_hand, free_batches * self._batch_size)
         if free <= 0 or self._stopping.is_set():
             return 0
         claimed = await RunRepo(self._pool).claim(self.owner, limit=free, lease_s=self._lease_s)

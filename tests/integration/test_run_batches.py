@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Callable, Sequence
 from uuid import UUID
 
 import asyncpg
@@ -17,7 +19,8 @@ from runtime.crm.snapshot import load_snapshot
 from runtime.errors import NotFoundError
 from runtime.meetings.service import import_meeting
 from runtime.runs.dispatcher import Dispatcher
-from runtime.runs.executor import NoCrmConnectionError, RunExecutor, WorkspaceCrm
+from runtime.runs.executor import NoCrmConnectionError, RunExecutor, RunResult, WorkspaceCrm
+from runtime.runs.models import AgentRun
 from runtime.runs.repo import RunRepo
 from runtime.users.models import UserCreate
 from runtime.users.service import add_user_to_workspace
@@ -147,3 +150,52 @@ async def test_a_run_whose_meeting_or_agent_is_gone_is_not_found(
         "agent config",
         str(gone_agent.agent_config_id),
     )
+
+
+async def test_runs_that_arrive_while_every_batch_slot_is_busy_leave_together(
+    pool: asyncpg.Pool, crms: CountedCrms, executor: RunExecutor
+) -> None:
+    """Under load a serving dispatcher keeps its batches full instead of starting a batch
+    (a task and a transaction) for each run as it arrives."""
+    workspace_id, _, _ = await _workspace(pool, crms, owner_is_member=True)
+    sizes: list[int] = []
+    release, changed = asyncio.Event(), asyncio.Event()
+
+    async def held_runner(runs: Sequence[AgentRun], owner: str) -> list[RunResult]:
+        sizes.append(len(runs))
+        changed.set()
+        await release.wait()
+        return await executor.execute_batch(runs, owner)
+
+    dispatcher = Dispatcher(
+        pool,
+        executor,
+        concurrency=4,
+        batch_size=2,
+        runner=held_runner,
+        poll_s=0.05,
+        on_finished=lambda _: changed.set(),
+    )
+    serving = asyncio.create_task(dispatcher.run())
+    try:
+        await _meetings(pool, workspace_id, 1)
+        await _until(lambda: sizes == [1], changed)
+        await _meetings(pool, workspace_id, 1)
+        await _until(lambda: sizes == [1, 1], changed)
+        await _meetings(pool, workspace_id, 4)  # both batch slots are busy meanwhile
+        await asyncio.sleep(0.3)
+        assert sizes == [1, 1], "no third batch while two are running"
+        release.set()
+        await _until(lambda: dispatcher.completed == 6, changed)
+    finally:
+        dispatcher.stop()
+        await serving
+    assert sizes == [1, 1, 2, 2]
+
+
+async def _until(condition: Callable[[], bool], changed: asyncio.Event) -> None:
+    """Wait until ``condition`` holds, looking again each time ``changed`` is set."""
+    async with asyncio.timeout(10):
+        while not condition():
+            changed.clear()
+            await changed.wait()
