@@ -58,6 +58,7 @@ def build_serve_app(settings: Settings) -> Any:
         name="http",
         num_replicas=settings.api.replicas,
         max_ongoing_requests=settings.api.max_ongoing_requests,
+        ray_actor_options={"num_cpus": settings.api.replica_cpus},
     )(ingress)
     return deployment.bind()
 

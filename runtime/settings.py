@@ -235,6 +235,15 @@ class ApiSettings(BaseModel):
         default=8000, ge=1, le=65535, description="Port `crm-agents serve` listens on."
     )
     replicas: int = Field(default=1, ge=1, le=64, description="Serve replicas of the API.")
+    replica_cpus: float = Field(
+        default=0.25,
+        gt=0,
+        le=64,
+        description=(
+            "CPUs Ray reserves for each API replica. A replica mostly waits on the database;"
+            " reserving a whole core would leave a 2-core machine one core for agent runs."
+        ),
+    )
     max_ongoing_requests: int = Field(
         default=100,
         ge=1,
