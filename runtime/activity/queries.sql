@@ -152,3 +152,28 @@ WHERE a.agent_config_id IN (
   AND a.created_at >= $3
   AND a.status IN ('success', 'failed', 'rejected')
 GROUP BY a.agent_config_id;
+
+-- name: insert_activities
+-- Several activities in one statement (arrays of equal length, one per column), inserted in
+-- the arrays' order; JSON values travel as text. Callers match the rows that come back to
+-- what they inserted by agent_run_id (unique), not by their order.
+INSERT INTO activity_logs (
+  workspace_id, agent_config_id, user_id, meeting_id, crm_record_id, crm_record_type,
+  action_type, fields_updated, overall_confidence, status, error_message, agent_run_id, details
+)
+SELECT a.workspace_id, a.agent_config_id, a.user_id, a.meeting_id, a.crm_record_id,
+       a.crm_record_type, a.action_type, a.fields_updated::jsonb, a.overall_confidence,
+       a.status, a.error_message, a.agent_run_id, a.details::jsonb
+FROM unnest(
+  $1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[],
+  $8::text[], $9::numeric[], $10::text[], $11::text[], $12::uuid[], $13::text[]
+) WITH ORDINALITY AS a(
+  workspace_id, agent_config_id, user_id, meeting_id, crm_record_id, crm_record_type,
+  action_type, fields_updated, overall_confidence, status, error_message, agent_run_id,
+  details, position
+)
+ORDER BY a.position
+RETURNING
+  id, workspace_id, agent_config_id, user_id, meeting_id, crm_record_id, crm_record_type,
+  action_type, fields_updated, overall_confidence, status, error_message, agent_run_id,
+  details, created_at, updated_at;

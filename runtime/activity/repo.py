@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -107,6 +108,25 @@ class ActivityRepo:
 
     async def insert(self, new: NewActivity) -> ActivityLog:
         return _activity(await self._db.fetchrow(_SQL["insert_activity"], *new.values()))
+
+    async def insert_many(self, new: Sequence[NewActivity]) -> list[ActivityLog]:
+        """``insert`` for several activities in one statement; the rows, in order.
+
+        Raises:
+            ValueError: an activity has no ``agent_run_id``, or two have the same one (it is
+                how the stored rows are told apart).
+        """
+        if not new:
+            return []
+        run_ids = [n.agent_run_id for n in new]
+        if None in run_ids or len(set(run_ids)) != len(run_ids):
+            raise ValueError("insert_many needs an agent_run_id of its own for each activity")
+        columns = [list(column) for column in zip(*(n.values() for n in new), strict=True)]
+        for index in _JSON_VALUES:
+            columns[index] = [_json_text(value) for value in columns[index]]
+        rows = await self._db.fetch(_SQL["insert_activities"], *columns)
+        stored = {row["agent_run_id"]: _activity(row) for row in rows}
+        return [stored[run_id] for run_id in run_ids]
 
     async def get(self, activity_id: UUID) -> ActivityLog:
         row = await self._db.fetchrow(_SQL["get_activity"], activity_id)
@@ -230,3 +250,12 @@ class ActivityRepo:
 
 def _activity(row: Any) -> ActivityLog:
     return ActivityLog.model_validate(dict(row))
+
+
+_JSON_VALUES = (7, 12)
+"""The positions of fields_updated and details in ``NewActivity.values()``."""
+
+
+def _json_text(value: Any) -> str | None:
+    """A JSON value as the text an array parameter carries (NULL stays NULL)."""
+    return None if value is None else json.dumps(value)

@@ -245,3 +245,48 @@ WHERE a.workspace_id = $1 AND a.id = $2 AND a.status = 'pending'
     WHERE p.activity_log_id = a.id AND p.status IN ('pending', 'queued', 'written', 'failed')
   )
 RETURNING a.id;
+
+-- name: insert_inbox_items
+-- Several items in one statement (arrays of equal length, one per column), inserted in the
+-- arrays' order; context travels as JSON text. Callers match the rows that come back by
+-- activity_log_id (one item per activity), not by their order.
+INSERT INTO inbox_items (
+  workspace_id, user_id, activity_log_id, item_type, title, description, context, confidence
+)
+SELECT i.workspace_id, i.user_id, i.activity_log_id, i.item_type, i.title, i.description,
+       i.context::jsonb, i.confidence
+FROM unnest(
+  $1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[],
+  $8::numeric[]
+) WITH ORDINALITY AS i(
+  workspace_id, user_id, activity_log_id, item_type, title, description, context,
+  confidence, position
+)
+ORDER BY i.position
+RETURNING
+  id, workspace_id, user_id, activity_log_id, item_type, title, description, context,
+  confidence, status, resolved_at, resolved_by, created_at;
+
+-- name: insert_proposals_of_activities
+-- The proposals of several activities in one statement: insert_proposals with every column
+-- an array, inserted in the arrays' order. Callers match the rows that come back by
+-- (activity_log_id, field) (unique), not by their order.
+INSERT INTO proposals (
+  workspace_id, activity_log_id, inbox_item_id, crm_record_type, crm_record_id, field,
+  before_value, proposed_value, confidence, route, status, reason, evidence
+)
+SELECT p.workspace_id, p.activity_log_id, p.inbox_item_id, p.crm_record_type,
+       p.crm_record_id, p.field, p.before_value, p.proposed_value, p.confidence, p.route,
+       p.status, p.reason, p.evidence::jsonb
+FROM unnest(
+  $1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[],
+  $8::text[], $9::numeric[], $10::text[], $11::text[], $12::text[], $13::text[]
+) WITH ORDINALITY AS p(
+  workspace_id, activity_log_id, inbox_item_id, crm_record_type, crm_record_id, field,
+  before_value, proposed_value, confidence, route, status, reason, evidence, position
+)
+ORDER BY p.position
+RETURNING
+  id, workspace_id, activity_log_id, inbox_item_id, crm_record_type, crm_record_id, field,
+  before_value, proposed_value, approved_value, written_value, confidence, route, status,
+  reason, evidence, error_message, decided_by, decided_at, created_at, updated_at;

@@ -18,7 +18,7 @@ from runtime.errors import NotFoundError
 from runtime.inbox.models import InboxItem, Proposal
 from runtime.runs.outcome import InboxDraft, ProposalDraft
 
-__all__ = ["InboxRepo", "LockedItem"]
+__all__ = ["InboxRepo", "LockedItem", "NewInboxItem", "NewProposals"]
 
 _SQL = load_queries(Path(__file__).with_name("queries.sql"))
 
@@ -30,6 +30,28 @@ class LockedItem:
     item: InboxItem
     resolved_by_email: str | None
     resolution_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewInboxItem:
+    """An inbox item to insert (``InboxRepo.insert_item``'s arguments)."""
+
+    draft: InboxDraft
+    workspace_id: UUID
+    user_id: UUID
+    activity_log_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class NewProposals:
+    """One activity's proposals to insert (``InboxRepo.insert_proposals``'s arguments)."""
+
+    drafts: Sequence[ProposalDraft]
+    workspace_id: UUID
+    activity_log_id: UUID
+    crm_record_type: str
+    crm_record_id: str | None
+    inbox_item_id: UUID | None
 
 
 class InboxRepo:
@@ -116,6 +138,60 @@ class InboxRepo:
             [json.dumps(d.evidence) for d in drafts],
         )
         return [_proposal(row) for row in rows]
+
+    async def insert_items(self, new: Sequence[NewInboxItem]) -> list[InboxItem]:
+        """``insert_item`` for several activities, one item each, in one statement; the
+        items, in order.
+
+        Raises:
+            ValueError: two items are about the same activity (it is how the stored rows
+                are told apart).
+        """
+        if not new:
+            return []
+        activity_ids = [n.activity_log_id for n in new]
+        if len(set(activity_ids)) != len(activity_ids):
+            raise ValueError("insert_items takes one item per activity")
+        rows = await self._db.fetch(
+            _SQL["insert_inbox_items"],
+            [n.workspace_id for n in new],
+            [n.user_id for n in new],
+            activity_ids,
+            [n.draft.item_type for n in new],
+            [n.draft.title for n in new],
+            [n.draft.description for n in new],
+            [json.dumps(n.draft.context) for n in new],
+            [_two_places(n.draft.confidence) for n in new],
+        )
+        stored = {row["activity_log_id"]: InboxItem.model_validate(dict(row)) for row in rows}
+        return [stored[activity_id] for activity_id in activity_ids]
+
+    async def insert_proposals_of_activities(
+        self, new: Sequence[NewProposals]
+    ) -> list[list[Proposal]]:
+        """``insert_proposals`` for several activities in one statement (none when there is
+        no draft at all); each one's proposals, in its drafts' order."""
+        drafts = [(n, d) for n in new for d in n.drafts]
+        if not drafts:
+            return [[] for _ in new]
+        rows = await self._db.fetch(
+            _SQL["insert_proposals_of_activities"],
+            [n.workspace_id for n, _ in drafts],
+            [n.activity_log_id for n, _ in drafts],
+            [n.inbox_item_id if d.route == "review" else None for n, d in drafts],
+            [n.crm_record_type for n, _ in drafts],
+            [n.crm_record_id for n, _ in drafts],
+            [d.field for _, d in drafts],
+            [d.before for _, d in drafts],
+            [d.proposed for _, d in drafts],
+            [_two_places(d.confidence) for _, d in drafts],
+            [d.route for _, d in drafts],
+            [d.status for _, d in drafts],
+            [d.reason for _, d in drafts],
+            [json.dumps(d.evidence) for _, d in drafts],
+        )
+        stored = {(p.activity_log_id, p.field): p for p in map(_proposal, rows)}
+        return [[stored[n.activity_log_id, d.field] for d in n.drafts] for n in new]
 
     async def proposals_for_activity(self, activity_log_id: UUID) -> list[Proposal]:
         rows = await self._db.fetch(_SQL["list_proposals_for_activity"], activity_log_id)

@@ -9,6 +9,8 @@
 3. In one transaction: finish the run (only if this dispatcher still holds its lease, so a
    run taken over after a stall is never completed twice), insert the activity log, the
    inbox item, the proposals, the outbox rows of auto-applied fields and the audit entries.
+   A batch's runs share that transaction and its statements: one insert of all their
+   activity logs, one of their inbox items, one of their proposals, whatever their number.
    The triggers of ``runtime.events`` notify listeners when that transaction commits.
 
 Nothing is lost on the way: no CRM connection, a CRM that does not answer, an extractor
@@ -43,7 +45,7 @@ from runtime.crm.errors import CrmError
 from runtime.crm.port import CrmPort
 from runtime.errors import ClientError, ExtractionError, NotFoundError
 from runtime.inbox.models import Proposal
-from runtime.inbox.repo import InboxRepo
+from runtime.inbox.repo import InboxRepo, NewInboxItem, NewProposals
 from runtime.meetings.models import Meeting
 from runtime.outbox.repo import OutboxRepo
 from runtime.runs.models import AgentRun, RunStatus
@@ -350,7 +352,7 @@ class RunExecutor:
                 run.id, owner, _run_status(outcome), outcome.error_message
             ):
                 raise LeaseLostError(f"run {run.id} is no longer held by {owner}")
-            activity, queued = await _insert_rows(conn, run, outcome, user_id)
+            [(activity, queued)] = await _insert_rows(conn, [_Prepared(run, outcome, user_id, ())])
             await OutboxRepo(conn).enqueue(run.workspace_id, queued)
             if audit:
                 await AuditRepo(conn).insert_many(audit)
@@ -367,10 +369,10 @@ class RunExecutor:
             status_of: dict[UUID, str] = {}
             queued: dict[UUID, list[Proposal]] = {}
             audit: list[AuditEntry] = []
-            for item in items:
-                if item.run.id not in held:
-                    continue
-                activity, proposals = await _insert_rows(conn, item.run, item.outcome, item.user_id)
+            recorded = [item for item in items if item.run.id in held]
+            for item, (activity, proposals) in zip(
+                recorded, await _insert_rows(conn, recorded), strict=True
+            ):
                 status_of[item.run.id] = activity.status or item.outcome.status
                 queued.setdefault(item.run.workspace_id, []).extend(proposals)
                 audit.extend(item.audit)
@@ -389,45 +391,62 @@ class RunExecutor:
 
 
 async def _insert_rows(
-    conn: asyncpg.Connection, run: AgentRun, outcome: RunOutcome, user_id: UUID
-) -> tuple[ActivityLog, list[Proposal]]:
-    """A finished run's activity log, inbox item and proposals; the proposals to write."""
-    activity = await ActivityRepo(conn).insert(
-        NewActivity(
-            workspace_id=run.workspace_id,
-            agent_config_id=run.agent_config_id,
-            user_id=user_id,
-            meeting_id=run.meeting_id,
-            crm_record_id=outcome.crm_record_id,
-            crm_record_type=outcome.crm_record_type,
-            action_type=outcome.action_type,
-            fields_updated=outcome.fields_updated,
-            overall_confidence=outcome.overall_confidence,
-            status=outcome.status,
-            error_message=outcome.error_message,
-            agent_run_id=run.id,
-            details=outcome.details,
-        )
+    conn: asyncpg.Connection, finished: Sequence[_Prepared]
+) -> list[tuple[ActivityLog, list[Proposal]]]:
+    """Finished runs' activity logs, inbox items and proposals, in three statements whatever
+    their number (fewer when no run has an inbox item or a proposal): each run's activity and
+    the proposals to write, in order."""
+    activities = await ActivityRepo(conn).insert_many(
+        [
+            NewActivity(
+                workspace_id=f.run.workspace_id,
+                agent_config_id=f.run.agent_config_id,
+                user_id=f.user_id,
+                meeting_id=f.run.meeting_id,
+                crm_record_id=f.outcome.crm_record_id,
+                crm_record_type=f.outcome.crm_record_type,
+                action_type=f.outcome.action_type,
+                fields_updated=f.outcome.fields_updated,
+                overall_confidence=f.outcome.overall_confidence,
+                status=f.outcome.status,
+                error_message=f.outcome.error_message,
+                agent_run_id=f.run.id,
+                details=f.outcome.details,
+            )
+            for f in finished
+        ]
     )
     inbox = InboxRepo(conn)
-    item_id = None
-    if outcome.inbox is not None:
-        item = await inbox.insert_item(
-            outcome.inbox,
-            workspace_id=run.workspace_id,
-            user_id=user_id,
-            activity_log_id=activity.id,
-        )
-        item_id = item.id
-    proposals = await inbox.insert_proposals(
-        outcome.proposals,
-        workspace_id=run.workspace_id,
-        activity_log_id=activity.id,
-        crm_record_type=RECORD_TYPE,
-        crm_record_id=outcome.crm_record_id,
-        inbox_item_id=item_id,
+    items = await inbox.insert_items(
+        [
+            NewInboxItem(
+                f.outcome.inbox,
+                workspace_id=f.run.workspace_id,
+                user_id=f.user_id,
+                activity_log_id=activity.id,
+            )
+            for f, activity in zip(finished, activities, strict=True)
+            if f.outcome.inbox is not None
+        ]
     )
-    return activity, [p for p in proposals if p.status == "queued"]
+    item_of = {item.activity_log_id: item.id for item in items}
+    proposals = await inbox.insert_proposals_of_activities(
+        [
+            NewProposals(
+                f.outcome.proposals,
+                workspace_id=f.run.workspace_id,
+                activity_log_id=activity.id,
+                crm_record_type=RECORD_TYPE,
+                crm_record_id=f.outcome.crm_record_id,
+                inbox_item_id=item_of.get(activity.id),
+            )
+            for f, activity in zip(finished, activities, strict=True)
+        ]
+    )
+    return [
+        (activity, [p for p in stored if p.status == "queued"])
+        for activity, stored in zip(activities, proposals, strict=True)
+    ]
 
 
 def _run_status(outcome: RunOutcome) -> RunStatus:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 import asyncpg
 import pytest
 
 from runtime.activity.repo import ActivityRepo
+from runtime.agents.config import AgentConfig
 from runtime.agents.extractors.rules import RulesExtractor
 from runtime.clock import SystemClock
 from runtime.crm.audited import AuditedCrm
@@ -199,3 +205,180 @@ async def _until(condition: Callable[[], bool], changed: asyncio.Event) -> None:
         while not condition():
             changed.clear()
             await changed.wait()
+
+
+# A batch records in a constant number of statements what its runs would record one by one.
+
+_T = TypeVar("_T")
+_NOTHING_NEW = (("Dana Ruiz", "Lovely weather today."),)
+
+
+class OneConnection:
+    """A pool that lends the same connection every time (the test's transaction holds it)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        yield self.conn
+
+    async def logged(self, call: Awaitable[_T]) -> tuple[_T, list[str]]:
+        """What ``call`` returns, and each statement it sent."""
+        statements: list[str] = []
+
+        def log(query: Any) -> None:
+            statements.append(query.query)
+
+        self.conn.add_query_logger(log)
+        try:
+            result = await call
+            await asyncio.sleep(0)  # loggers are called soon after their statement
+        finally:
+            self.conn.remove_query_logger(log)
+        return result, statements
+
+
+async def _agent_workspace(
+    pool: asyncpg.Pool,
+    crms: CountedCrms,
+    config: AgentConfig,
+    said: Sequence[tuple[str, str]],
+    runs: int,
+    *,
+    paused: bool = False,
+    connected: bool = True,
+) -> UUID:
+    """A workspace with one agent of ``config`` and ``runs`` meetings where ``said`` is said
+    (the agent paused once they are stored when ``paused``); its id."""
+    workspace_id, admin, _ = await _workspace(pool, crms, owner_is_member=True, connected=connected)
+    await pool.execute("DELETE FROM agent_configs WHERE workspace_id = $1", workspace_id)
+    agent_id = await insert_agent(pool, workspace_id, admin, config)
+    async with pool.acquire() as conn:
+        for _ in range(runs):
+            meeting = dialogue(*said, external_id=f"zoom-{uuid.uuid4().hex[:10]}")
+            await import_meeting(conn, workspace_id, meeting)
+    if paused:
+        await pool.execute("UPDATE agent_configs SET status = 'paused' WHERE id = $1", agent_id)
+    return workspace_id
+
+
+async def _mixed_batch(pool: asyncpg.Pool, crms: CountedCrms) -> list[AgentRun]:
+    """16 claimed runs that end every way a run ends: fields auto-applied, an approval, a
+    question (an uncertain deal match), a skip (nothing new; the agent paused meanwhile)
+    and a failure (no CRM connection)."""
+    await _agent_workspace(pool, crms, auto_apply_config(), PRICE_AGREED, 4)
+    await _agent_workspace(pool, crms, auto_apply_config(review_only=True), PRICE_AGREED, 3)
+    question = auto_apply_config(min_match_confidence=0.95)
+    await _agent_workspace(pool, crms, question, PRICE_AGREED, 3)
+    await _agent_workspace(pool, crms, auto_apply_config(), _NOTHING_NEW, 2)
+    await _agent_workspace(pool, crms, auto_apply_config(), PRICE_AGREED, 2, paused=True)
+    await _agent_workspace(pool, crms, auto_apply_config(), PRICE_AGREED, 2, connected=False)
+    claimed = await RunRepo(pool).claim("mix-owner", limit=20, lease_s=60)
+    assert len(claimed) == 16
+    return claimed
+
+
+@asynccontextmanager
+async def _rolled_back(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        yield
+    finally:
+        await transaction.rollback()
+
+
+def _plain(row: Any, names: Mapping[UUID, object]) -> dict[str, object]:
+    """A row without its id and timestamps; ids of rows that recording wrote are replaced by
+    what they name (an activity by its run, a proposal by its activity and field)."""
+    return {
+        column: names.get(value, value) if isinstance(value, UUID) else value
+        for column, value in dict(row).items()
+        if column != "id" and not isinstance(value, datetime)
+    }
+
+
+async def _stored(conn: asyncpg.Connection, runs: Sequence[AgentRun]) -> dict[str, Any]:
+    """Every row that recording ``runs`` writes or changes, comparable across recordings."""
+    run_ids = [run.id for run in runs]
+    activities = await conn.fetch(
+        "SELECT * FROM activity_logs WHERE agent_run_id = ANY($1::uuid[])", run_ids
+    )
+    names: dict[UUID, object] = {row["id"]: ("activity", row["agent_run_id"]) for row in activities}
+    items = await conn.fetch(
+        "SELECT * FROM inbox_items WHERE activity_log_id = ANY($1::uuid[])", list(names)
+    )
+    names.update((row["id"], ("item", names[row["activity_log_id"]])) for row in items)
+    proposals = await conn.fetch(
+        "SELECT * FROM proposals WHERE activity_log_id = ANY($1::uuid[])", list(names)
+    )
+    names.update(
+        (row["id"], ("proposal", names[row["activity_log_id"]], row["field"])) for row in proposals
+    )
+    outbox = await conn.fetch(
+        "SELECT * FROM write_outbox WHERE proposal_id = ANY($1::uuid[]) ORDER BY id",
+        [row["id"] for row in proposals],
+    )
+    run_rows = await conn.fetch("SELECT * FROM agent_runs WHERE id = ANY($1::uuid[])", run_ids)
+    audit = await conn.fetch(
+        "SELECT * FROM audit_log WHERE workspace_id = ANY($1::uuid[])",
+        list({run.workspace_id for run in runs}),
+    )
+    return {
+        "runs": {row["id"]: _plain(row, names) for row in run_rows},
+        "activities": {names[row["id"]]: _plain(row, names) for row in activities},
+        "items": {names[row["id"]]: _plain(row, names) for row in items},
+        "proposals": {names[row["id"]]: _plain(row, names) for row in proposals},
+        "outbox": [_plain(row, names) for row in outbox],  # in the order it is sent
+        "audit": sorted((_plain(row, names) for row in audit), key=repr),
+    }
+
+
+async def test_a_batch_records_in_a_few_statements_what_its_runs_would_record_one_by_one(
+    pool: asyncpg.Pool,
+    crms: CountedCrms,
+    executor: RunExecutor,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    claimed = await _mixed_batch(pool, crms)
+    one_of_each = list({run.workspace_id: run for run in claimed}.values())
+    caplog.set_level(logging.WARNING, logger="runtime.runs.executor")
+
+    async with pool.acquire() as conn:
+        one = OneConnection(conn)
+        on_one = RunExecutor(
+            cast(asyncpg.Pool, one), crms, extractor=RulesExtractor(), clock=SystemClock()
+        )
+        async with _rolled_back(conn):  # the driver looks the statements' types up first
+            await on_one.execute_batch(one_of_each, "mix-owner")
+        async with _rolled_back(conn):
+            _, statements = await one.logged(on_one.execute_batch(claimed, "mix-owner"))
+            batch = await _stored(conn, claimed)
+        async with _rolled_back(conn):
+            for run in claimed:
+                await on_one.execute(run, "mix-owner")
+            one_by_one = await _stored(conn, claimed)
+        async with _rolled_back(conn):
+            _, fewer = await one.logged(on_one.execute_batch(one_of_each, "mix-owner"))
+
+    assert caplog.records == [], "each batch was recorded as a whole"
+    statuses = Counter(a["status"] for a in batch["activities"].values())
+    assert statuses == {"pending": 10, "success": 4, "failed": 2}
+    assert Counter(i["item_type"] for i in batch["items"].values()) == {
+        "approval": 3,
+        "question": 3,
+    }
+    assert batch["outbox"]
+    assert batch["audit"]
+    assert batch == one_by_one
+    # Read the inputs; begin; finish the runs; insert the activities, the inbox items, the
+    # proposals, the outbox rows (one workspace auto-applies) and the audit entries; commit.
+    assert len(statements) == len(fewer) == 9, statements
+
+    results = await executor.execute_batch(claimed, "mix-owner")
+
+    async with pool.acquire() as conn:
+        assert await _stored(conn, claimed) == batch
+    stored = {run_id: row["status"] for (_, run_id), row in batch["activities"].items()}
+    assert {r.run_id: r.status for r in results} == stored
