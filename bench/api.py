@@ -9,7 +9,8 @@ One run, self-contained (everything it starts is stopped, even on Ctrl-C):
 2. In process (``bench.api_queries``): the first page of a busy user's pending inbox, the
    first page of the big tenant's activity under twelve filters in turn, and
    ``inboxCount``, each executed through the schema with a request's context (resolvers
-   and database, no HTTP), one at a time after a warm-up: p50 / p99 per operation, and
+   and database, no HTTP), one at a time after a warm-up, with the garbage collector set
+   up as a serving process's (``runtime.api.gc_tuning``): p50 / p99 per operation, and
    each call's CPU time in this process.
 3. Over HTTP (``bench.api_http``): the same operations, interleaved, sent by 32 clients with
    keep-alive connections for a fixed time, first to the app on plain uvicorn (its own
@@ -52,6 +53,7 @@ from bench.database import scratch_database
 from bench.formatting import goal_text, rounded, shown
 from bench.running import cancel_on_sigterm, run_benchmark
 from runtime.api.context import Services
+from runtime.api.gc_tuning import freeze_startup_objects, unfreeze
 from runtime.api.schema import build_schema
 from runtime.clock import SystemClock
 from runtime.db.pool import create_pool
@@ -137,14 +139,16 @@ async def _measure(
     pool = await create_pool(dsn, settings.db)
     stack.push_async_callback(pool.close)
     services = Services(pool=pool, settings=settings, clock=SystemClock())
+    schema = build_schema(settings.api)
     console.log(f"in process: {options.iterations:,} calls of each operation")
-    in_process = await in_process_latency(
-        build_schema(settings.api),
-        services,
-        data,
-        iterations=options.iterations,
-        warmup=options.warmup,
-    )
+    # As the app does once it is built and connected (runtime.api.http's lifespan).
+    freeze_startup_objects()
+    try:
+        in_process = await in_process_latency(
+            schema, services, data, iterations=options.iterations, warmup=options.warmup
+        )
+    finally:
+        unfreeze()
     await pool.close()
 
     load = _Load(options, call_mix(data), postgres_processes(home) if embedded else list)

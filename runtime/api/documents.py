@@ -29,9 +29,7 @@ class CheckedDocuments:
     """One schema's documents that parsed and validated, by text; the least recently used
     goes first beyond ``maxsize``."""
 
-    def __init__(
-        self, *, maxsize: int, max_depth: int, max_tokens: int, max_aliases: int
-    ) -> None:
+    def __init__(self, *, maxsize: int, max_depth: int, max_tokens: int, max_aliases: int) -> None:
         self.maxsize = maxsize
         self.max_tokens = max_tokens
         # Built once: the rules are classes, and equal limits must give the same classes.

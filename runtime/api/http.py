@@ -35,6 +35,7 @@ from runtime.api.auth import Authenticator, BadTokenError, bearer_token
 from runtime.api.context import ApiContext, Services
 from runtime.api.errors import ErrorCode
 from runtime.api.events_hub import EventHub
+from runtime.api.gc_tuning import freeze_startup_objects, unfreeze
 from runtime.api.ratelimit import RateLimiter, retry_after_header
 from runtime.api.schema import build_schema
 from runtime.clock import SystemClock
@@ -139,6 +140,10 @@ def build_api_app(settings: Settings, *, open_pool: PoolOpener | None = None) ->
             state["limiter"] = RateLimiter(
                 settings.api.rate_limit_per_s, settings.api.rate_limit_burst, now=time.monotonic
             )
+            # Built and connected: keep the garbage collector off what lives as long as the
+            # app (``runtime.api.gc_tuning``).
+            freeze_startup_objects()
+            stack.callback(unfreeze)
             yield
 
     async def context(connection: HTTPConnection) -> ApiContext:

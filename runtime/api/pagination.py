@@ -14,10 +14,11 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 import strawberry
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from runtime.api.errors import ApiError
 
@@ -33,6 +34,7 @@ __all__ = [
     "connection_of",
     "decode_cursor",
     "encode_cursor",
+    "node_fields",
     "page_request",
 ]
 
@@ -136,3 +138,29 @@ def connection_of(
         ),
         total_count_of=total,
     )
+
+
+def node_fields(info: strawberry.Info[Any, Any]) -> frozenset[str]:
+    """The GraphQL names of the fields a client selects on the nodes of the connection that
+    ``info``'s field returns (``edges { node { ... } }``, fragments included): what its page
+    may load ahead for all its rows at once. ``@skip``/``@include`` are not evaluated: a
+    field they leave out is still named (loading it ahead costs a query, nothing else)."""
+    connections = _named(info.selected_fields, None)
+    edges = _named(_children(connections), "edges")
+    nodes = _named(_children(edges), "node")
+    return frozenset(field.name for field in _named(_children(nodes), None))
+
+
+def _children(fields: Sequence[SelectedField]) -> list[Selection]:
+    return [selection for field in fields for selection in field.selections]
+
+
+def _named(selections: Sequence[Selection], name: str | None) -> list[SelectedField]:
+    """The fields among ``selections`` (through fragments) called ``name`` (any: None)."""
+    found: list[SelectedField] = []
+    for selection in selections:
+        if isinstance(selection, FragmentSpread | InlineFragment):
+            found.extend(_named(selection.selections, name))
+        elif isinstance(selection, SelectedField) and name in (None, selection.name):
+            found.append(selection)
+    return found

@@ -13,6 +13,7 @@ from strawberry.tools import merge_types
 
 from runtime.api.documents import CheckedDocuments, DocumentChecks
 from runtime.api.errors import ErrorCodes
+from runtime.api.loaders import DropLoaders
 from runtime.api.types import (
     activity,
     agent_mutations,
@@ -66,7 +67,7 @@ def build_schema(settings: ApiSettings | None = None) -> strawberry.Schema:
         mutation=_merged("Mutation"),
         subscription=_merged("Subscription"),
         # Factories, not instances: strawberry builds a fresh extension per operation.
-        extensions=[ErrorCodes, lambda: DocumentChecks(checked)],
+        extensions=[ErrorCodes, lambda: DocumentChecks(checked), DropLoaders],
     )
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 
 from runtime.validation import Email, IsoDateTime, NonEmptyStr
 
-__all__ = ["Attendee", "Meeting", "MeetingIn", "TranscriptLine"]
+__all__ = ["Attendee", "Meeting", "MeetingIn", "MeetingSummary", "TranscriptLine"]
 
 _INPUT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -33,8 +33,8 @@ class TranscriptLine(BaseModel):
     text: NonEmptyStr
 
 
-class MeetingIn(BaseModel):
-    """A meeting as the meeting service hands it over. Unknown keys are refused."""
+class _MeetingHeader(BaseModel):
+    """What a meeting says about itself, without its transcript and notes."""
 
     model_config = _INPUT
 
@@ -45,6 +45,11 @@ class MeetingIn(BaseModel):
     duration_s: StrictInt | None = Field(default=None, ge=0)
     owner_email: Email | None = Field(default=None, max_length=320)
     attendees: list[Attendee] = Field(default_factory=list)
+
+
+class MeetingIn(_MeetingHeader):
+    """A meeting as the meeting service hands it over. Unknown keys are refused."""
+
     transcript: list[TranscriptLine] = Field(default_factory=list)
     notes: str | None = None
 
@@ -67,3 +72,12 @@ class Meeting(MeetingIn):
     def content(self) -> MeetingIn:
         """The meeting as it was handed over, without what storing it added."""
         return MeetingIn.model_validate(self.model_dump(include=set(MeetingIn.model_fields)))
+
+
+class MeetingSummary(_MeetingHeader):
+    """A stored meeting without its transcript and notes: what the API shows of one, read
+    without the transcript's weight."""
+
+    id: UUID
+    workspace_id: UUID
+    created_at: datetime

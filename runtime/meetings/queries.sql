@@ -32,11 +32,13 @@ WHERE workspace_id = $1
 ORDER BY started_at DESC, id
 LIMIT $2;
 
--- name: get_meetings
--- Several meetings of one workspace by id (the API's DataLoader); unknown ids are absent.
+-- name: get_meeting_summaries
+-- Several meetings of one workspace by id, without their transcripts and notes (the API's
+-- DataLoader: the GraphQL Meeting shows neither, and a transcript is most of a meeting's
+-- bytes); unknown ids are absent.
 SELECT
   id, workspace_id, external_id, title, call_type, started_at, duration_s, owner_email,
-  attendees, transcript, notes, content_sha256, created_at
+  attendees, created_at
 FROM meetings
 WHERE workspace_id = $1 AND id = ANY($2::uuid[]);
 

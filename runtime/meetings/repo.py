@@ -14,7 +14,7 @@ from runtime.db import Executor
 from runtime.db.constraints import domain_error
 from runtime.db.named_sql import load_queries
 from runtime.errors import NotFoundError
-from runtime.meetings.models import Meeting, MeetingIn
+from runtime.meetings.models import Meeting, MeetingIn, MeetingSummary
 
 __all__ = ["MeetingRepo"]
 
@@ -60,10 +60,11 @@ class MeetingRepo:
             raise NotFoundError("meeting", str(meeting_id))
         return _meeting(row)
 
-    async def get_many(self, workspace_id: UUID, ids: Sequence[UUID]) -> list[Meeting]:
-        """The workspace's meetings among ``ids``, in no particular order."""
-        rows = await self._db.fetch(_SQL["get_meetings"], workspace_id, list(ids))
-        return [_meeting(row) for row in rows]
+    async def get_summaries(self, workspace_id: UUID, ids: Sequence[UUID]) -> list[MeetingSummary]:
+        """The workspace's meetings among ``ids``, in no particular order, without their
+        transcripts and notes."""
+        rows = await self._db.fetch(_SQL["get_meeting_summaries"], workspace_id, list(ids))
+        return [MeetingSummary.model_validate(dict(row)) for row in rows]
 
     async def get_by_external_id(self, workspace_id: UUID, external_id: str) -> Meeting | None:
         row = await self._db.fetchrow(_SQL["get_meeting_by_external_id"], workspace_id, external_id)

@@ -340,6 +340,39 @@ async def test_a_page_costs_one_query_per_kind_of_object(
     assert len(twenty) == len(every) == 5, twenty
 
 
+FRAGMENTS = """
+fragment Who on ActivityLog { who: user { email } }
+query($ws: ID!) {
+  activityLogs(workspaceId: $ws, pagination: {first: 100}) {
+    edges { node {
+      id ...Who
+      ... on ActivityLog { agent: agentConfig { name } }
+      meeting { title }
+    } }
+  }
+}
+"""
+
+
+async def test_related_objects_asked_through_fragments_and_aliases_cost_the_same(
+    gql: GraphQL, tenants: Tenants, data: Dataset, statement_log: StatementLog
+) -> None:
+    home = tenants.home
+    variables = {"ws": str(home.workspace_id)}
+    plain = gql.data(NESTED, {**variables, "first": 100}, token=home.member_token)
+    with statement_log.recording() as statements:
+        spelled = gql.data(FRAGMENTS, variables, token=home.member_token)
+    expected = {"activity_logs": 1, "agent_configs": 1, "users": 1, "meetings": 1, "proposals": 0}
+    assert _by_table(statements) == expected, statements
+    assert [
+        (n["id"], n["agent"], n["who"], n["meeting"])
+        for n in (e["node"] for e in spelled["activityLogs"]["edges"])
+    ] == [
+        (n["id"], n["agentConfig"], n["user"], n["meeting"])
+        for n in (e["node"] for e in plain["activityLogs"]["edges"])
+    ]
+
+
 async def test_recent_activity_and_success_rate_of_each_agent(
     gql: GraphQL, tenants: Tenants, data: Dataset, statement_log: StatementLog
 ) -> None:

@@ -69,4 +69,6 @@ async def test_rotation_reseals_under_the_new_key_and_keeps_the_secrets(
 
     automations = await list_automations(pool, workspace.id, owner.user.id)
     secrets = {await webhook_secret(pool, new_only, a) for a in automations}
-    assert secrets == {"first-secret-of-hooks", "second-secret-of-hooks"}, "the new key alone opens them"
+    assert secrets == {"first-secret-of-hooks", "second-secret-of-hooks"}, (
+        "the new key alone opens them"
+    )

@@ -8,6 +8,8 @@ themselves (``FORBIDDEN`` otherwise), an admin any member.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
@@ -21,13 +23,23 @@ from runtime.api.context import ApiContext
 from runtime.api.errors import ApiError
 from runtime.api.ids import parse_id
 from runtime.api.loaders import (
+    Shown,
     agent_config_loader,
     keyed_loader,
+    load_ahead,
     mapped_loader,
     meeting_loader,
+    shown,
     user_loader,
 )
-from runtime.api.pagination import Connection, Keyset, PaginationInput, connection_of, page_request
+from runtime.api.pagination import (
+    Connection,
+    Keyset,
+    PaginationInput,
+    connection_of,
+    node_fields,
+    page_request,
+)
 from runtime.api.types.common import JSON, ActionType, ActivityStatus, Meeting, User, enum_value
 from runtime.api.types.proposals import Proposal, proposals_of_activity_loader
 from runtime.db.keyset import After
@@ -44,6 +56,7 @@ __all__ = [
     "activity_loader",
     "after_of",
     "date_range",
+    "load_relations_ahead",
     "recent_activity",
     "success_rate",
 ]
@@ -96,31 +109,31 @@ class ActivityLog:
             updated_at=stored.updated_at,
         )
 
-    @strawberry.field
-    async def agent_config(
-        self, info: Info
-    ) -> Annotated[AgentConfig, strawberry.lazy("runtime.api.types.agents")] | None:
+    # Not async: a page that loaded its rows' agents, users and meetings ahead
+    # (``load_relations_ahead``) gets them without a coroutine per row (``shown``).
+    @strawberry.field(
+        graphql_type=Annotated["AgentConfig", strawberry.lazy("runtime.api.types.agents")] | None
+    )
+    def agent_config(self, info: Info) -> Shown[AgentConfig]:
         # Imported here: the agents module imports this one for its activity fields.
         from runtime.api.types.agents import AgentConfig
 
         if self.stored.agent_config_id is None:
             return None
-        found = await agent_config_loader(info.context).load(self.stored.agent_config_id)
-        return None if found is None else AgentConfig.of(found)
+        loader = agent_config_loader(info.context)
+        return shown(loader, self.stored.agent_config_id, AgentConfig.of)
 
-    @strawberry.field(description="The user whose data was affected.")
-    async def user(self, info: Info) -> User | None:
+    @strawberry.field(graphql_type=User | None, description="The user whose data was affected.")
+    def user(self, info: Info) -> Shown[User]:
         if self.stored.user_id is None:
             return None
-        found = await user_loader(info.context).load(self.stored.user_id)
-        return None if found is None else User.of(found)
+        return shown(user_loader(info.context), self.stored.user_id, User.of)
 
-    @strawberry.field
-    async def meeting(self, info: Info) -> Meeting | None:
+    @strawberry.field(graphql_type=Meeting | None)
+    def meeting(self, info: Info) -> Shown[Meeting]:
         if self.stored.meeting_id is None:
             return None
-        found = await meeting_loader(info.context).load(self.stored.meeting_id)
-        return None if found is None else Meeting.of(found)
+        return shown(meeting_loader(info.context), self.stored.meeting_id, Meeting.of)
 
     @strawberry.field(description="Each proposed field, by field name.")
     async def proposals(self, info: Info) -> list[Proposal]:
@@ -165,12 +178,29 @@ class Query:
         rows = await repo.page(
             workspace, where, limit=request.size + 1, after=after_of(request.after)
         )
-        return connection_of(
+        page = connection_of(
             [ActivityLog.of(row) for row in rows],
             [_key(row) for row in rows],
             request,
             total=lambda: repo.count(workspace, where),
         )
+        await load_relations_ahead(info, [edge.node.stored for edge in page.edges])
+        return page
+
+
+async def load_relations_ahead(info: Info, rows: Sequence[StoredActivity]) -> None:
+    """Load the agents, users and meetings of a page's ``rows`` that the client selects,
+    one query per kind as the rows' fields would, before the rows' fields resolve."""
+    selected = node_fields(info)
+    context = info.context
+    loads = []
+    if "agentConfig" in selected:
+        loads.append(load_ahead(agent_config_loader(context), [r.agent_config_id for r in rows]))
+    if "user" in selected:
+        loads.append(load_ahead(user_loader(context), [r.user_id for r in rows]))
+    if "meeting" in selected:
+        loads.append(load_ahead(meeting_loader(context), [r.meeting_id for r in rows]))
+    await asyncio.gather(*loads)
 
 
 def activity_loader(context: ApiContext) -> DataLoader[UUID, StoredActivity | None]:

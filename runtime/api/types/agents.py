@@ -29,6 +29,12 @@ __all__ = ["AgentConfig", "Query"]
 Info = strawberry.Info[ApiContext, None]
 
 
+def _config_json(root: AgentConfig) -> JSON:
+    """``AgentConfig.config``, dumped when a client asks for it rather than by ``of``: a page
+    of activity shows each row's agent, by its name."""
+    return JSON(root.stored.config.model_dump(mode="json"))
+
+
 @strawberry.type(description="An agent: what it reads, which fields it may change, and how.")
 class AgentConfig:
     stored: strawberry.Private[StoredAgentConfig]
@@ -36,7 +42,7 @@ class AgentConfig:
     name: str
     crm_type: CRMType
     call_type: str | None = strawberry.field(description="The primary call type.")
-    config: JSON
+    config: JSON = strawberry.field(resolver=_config_json)
     status: AgentStatus
     is_template: bool
     template_key: str | None = strawberry.field(
@@ -54,7 +60,6 @@ class AgentConfig:
             name=stored.name,
             crm_type=CRMType(stored.crm_type),
             call_type=stored.call_type,
-            config=JSON(stored.config.model_dump(mode="json")),
             status=AgentStatus(stored.status),
             is_template=stored.is_template,
             template_key=stored.template_key,

@@ -17,6 +17,7 @@ from strawberry.scalars import JSON
 
 from runtime.crm.port import CrmRecord
 from runtime.meetings.models import Meeting as StoredMeeting
+from runtime.meetings.models import MeetingSummary
 from runtime.users.models import User as StoredUser
 
 __all__ = [
@@ -118,8 +119,15 @@ class User:
         return cls(id=strawberry.ID(str(user.id)), email=user.email, name=user.name)
 
 
+def _attendees_json(root: Meeting) -> JSON:
+    """``Meeting.attendees``, dumped when a client asks for it rather than by ``of``: pages
+    of activity show each row's meeting by its title and time."""
+    return JSON([a.model_dump(mode="json") for a in root.stored.attendees])
+
+
 @strawberry.type(description="A stored meeting (its transcript is not exposed here).")
 class Meeting:
+    stored: strawberry.Private[StoredMeeting | MeetingSummary]
     id: strawberry.ID
     external_id: str
     title: str
@@ -127,12 +135,13 @@ class Meeting:
     started_at: datetime
     duration_s: int | None
     owner_email: str | None
-    attendees: JSON
+    attendees: JSON = strawberry.field(resolver=_attendees_json)
     created_at: datetime
 
     @classmethod
-    def of(cls, meeting: StoredMeeting) -> Meeting:
+    def of(cls, meeting: StoredMeeting | MeetingSummary) -> Meeting:
         return cls(
+            stored=meeting,
             id=strawberry.ID(str(meeting.id)),
             external_id=meeting.external_id,
             title=meeting.title,
@@ -140,7 +149,6 @@ class Meeting:
             started_at=meeting.started_at,
             duration_s=meeting.duration_s,
             owner_email=meeting.owner_email,
-            attendees=JSON([a.model_dump(mode="json") for a in meeting.attendees]),
             created_at=meeting.created_at,
         )
 

@@ -14,8 +14,15 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from runtime.api.context import ApiContext
-from runtime.api.loaders import keyed_loader, user_loader
-from runtime.api.pagination import Connection, Keyset, PaginationInput, connection_of, page_request
+from runtime.api.loaders import Shown, keyed_loader, load_ahead, shown, user_loader
+from runtime.api.pagination import (
+    Connection,
+    Keyset,
+    PaginationInput,
+    connection_of,
+    node_fields,
+    page_request,
+)
 from runtime.api.types.activity import ActivityLog, activity_loader, after_of
 from runtime.api.types.common import JSON, InboxItemType, InboxStatus, User, enum_value
 from runtime.api.types.proposals import Proposal, proposals_of_item_loader
@@ -67,12 +74,14 @@ class InboxItem:
             raise LookupError(f"inbox item {self.id} has no user {self.stored.user_id}")
         return User.of(found)
 
-    @strawberry.field(description="The agent run's activity the item is about.")
-    async def activity_log(self, info: Info) -> ActivityLog | None:
+    # Not async: a page of items loads their activities ahead (``shown``).
+    @strawberry.field(
+        graphql_type=ActivityLog | None, description="The agent run's activity the item is about."
+    )
+    def activity_log(self, info: Info) -> Shown[ActivityLog]:
         if self.stored.activity_log_id is None:
             return None
-        found = await activity_loader(info.context).load(self.stored.activity_log_id)
-        return None if found is None else ActivityLog.of(found)
+        return shown(activity_loader(info.context), self.stored.activity_log_id, ActivityLog.of)
 
     @strawberry.field(description="Who decided it; null while pending or decided by policy.")
     async def resolved_by(self, info: Info) -> User | None:
@@ -106,12 +115,16 @@ class Query:
         rows = await repo.page_items(
             workspace, user, status=wanted, limit=request.size + 1, after=after_of(request.after)
         )
-        return connection_of(
+        page = connection_of(
             [InboxItem.of(row) for row in rows],
             [_key(row) for row in rows],
             request,
             total=lambda: repo.count_items(workspace, user, status=wanted),
         )
+        if "activityLog" in node_fields(info):
+            items = [edge.node.stored for edge in page.edges]
+            await load_ahead(activity_loader(context), [i.activity_log_id for i in items])
+        return page
 
     @strawberry.field(description="How many of a user's items wait for a decision.")
     async def inbox_count(self, info: Info, user_id: strawberry.ID) -> int:
