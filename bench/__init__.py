@@ -14,4 +14,10 @@ On this project's machines run them through the loopback-only namespace, as the 
                   emulator's real limits (190 calls per 10 s) and latency: records per
                   request, share of the limit, 429s, and the ratio to HubSpot's SDK writing
                   one record per request. Needs the test extra (hubspot-api-client).
+``bench.throughput``  meetings per second through the agent pipeline on Ray and in one
+                  asyncio process, and the latency from a stored meeting to its proposals.
+``bench.tenancy`` a thousand workspaces with traffic, at most 20 active at a time: live
+                  actors, memory per active workspace, the cost of an idle one.
+``bench.api``     the GraphQL API's reads over 1M activity rows and 200k inbox items, in
+                  process and over HTTP on Ray Serve against plain uvicorn.
 """

@@ -28,7 +28,14 @@ from runtime.errors import (
     PermissionDeniedError,
 )
 
-__all__ = ["ApiError", "ErrorCode", "ErrorCodes", "api_error_from", "report_error"]
+__all__ = [
+    "ApiError",
+    "ErrorCode",
+    "ErrorCodes",
+    "api_error_from",
+    "is_expected",
+    "report_error",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -111,6 +118,13 @@ def report_error(
         error.message, path=path, extensions={**(error.extensions or {}), **extensions}
     )
     context.reported_errors.append(located)
+
+
+def is_expected(error: GraphQLError) -> bool:
+    """Whether an error is the client's: a code of ours, a domain error, graphql-core's
+    refusal of a value, or a problem of the document itself (no original error)."""
+    original = error.original_error
+    return original is None or isinstance(original, GraphQLError | ClientError)
 
 
 def _with_code(error: GraphQLError) -> GraphQLError:

@@ -6,13 +6,16 @@ where it has them); this module merges them, so adding an area is one line here.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import strawberry
+from graphql.error import GraphQLError
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from runtime.api.documents import CheckedDocuments, DocumentChecks
-from runtime.api.errors import ErrorCodes
+from runtime.api.errors import ErrorCodes, is_expected
 from runtime.api.loaders import DropLoaders
 from runtime.api.types import (
     activity,
@@ -34,6 +37,8 @@ from runtime.settings import ApiSettings
 __all__ = ["build_schema", "schema_sdl"]
 
 _CACHED_DOCUMENTS = 512
+
+_log = logging.getLogger(__name__)
 
 _AREAS: tuple[Any, ...] = (
     agents,
@@ -62,13 +67,34 @@ def build_schema(settings: ApiSettings | None = None) -> strawberry.Schema:
         max_tokens=limits.max_query_tokens,
         max_aliases=limits.max_aliases,
     )
-    return strawberry.Schema(
+    return _Schema(
         query=_merged("Query"),
         mutation=_merged("Mutation"),
         subscription=_merged("Subscription"),
         # Factories, not instances: strawberry builds a fresh extension per operation.
         extensions=[ErrorCodes, lambda: DocumentChecks(checked), DropLoaders],
     )
+
+
+class _Schema(strawberry.Schema):
+    """Strawberry's schema, logging only what is ours to fix.
+
+    Strawberry logs every error of every result at ERROR, with the whole document: a
+    client's FORBIDDEN or a typo in a query would fill the log. Expected errors (a code of
+    ours, a domain error, a document that does not parse or validate) are the client's and
+    are logged at DEBUG; anything else is still logged (``ErrorCodes`` also logs it under
+    the incident id the client sees).
+    """
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        unexpected = [error for error in errors if not is_expected(error)]
+        for error in errors:
+            if is_expected(error):
+                _log.debug("client error at %s: %s", error.path, error.message)
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
 
 
 def schema_sdl() -> str:

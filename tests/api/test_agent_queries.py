@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from tests.api.conftest import GraphQL, Tenants, error_codes
 
 AGENTS = "query($ws: ID!) { agentConfigs(workspaceId: $ws) { id name status createdBy { email } } }"
@@ -64,3 +68,15 @@ def test_a_variable_of_the_wrong_type_is_bad_input(gql: GraphQL, tenants: Tenant
     )
     assert error_codes(body) == ["BAD_USER_INPUT"]
     assert "$ws" in body["errors"][0]["message"]
+
+
+def test_a_clients_mistake_is_not_logged_as_an_error(
+    gql: GraphQL, tenants: Tenants, caplog: pytest.LogCaptureFixture
+) -> None:
+    other = {"ws": str(tenants.other.workspace_id)}
+    with caplog.at_level(logging.WARNING):
+        body = gql.query(AGENTS, other, token=tenants.home.admin_token)
+        typo = gql.query("{ agentConfigz { id } }", token=tenants.home.admin_token)
+    assert error_codes(body) == ["FORBIDDEN"]
+    assert error_codes(typo) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
