@@ -20,4 +20,6 @@ On this project's machines run them through the loopback-only namespace, as the 
                   actors, memory per active workspace, the cost of an idle one.
 ``bench.api``     the GraphQL API's reads over 1M activity rows and 200k inbox items, in
                   process and over HTTP on Ray Serve against plain uvicorn.
+``bench.live``    an activity row inserted by another process to each of 100, then 1,000
+                  websocket subscribers of ``activityLogCreated``: p50/p99, lost deliveries.
 """

@@ -225,6 +225,14 @@ class WorkerSettings(BaseModel):
             " at most. HubSpot allows 5 searches per second per account."
         ),
     )
+    expiry_sweep_s: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "Seconds between sweeps that apply the agents' expiry policies (reject, approve"
+            " or remind) to the inbox items nobody decided in time."
+        ),
+    )
 
 
 class ApiSettings(BaseModel):
@@ -271,6 +279,15 @@ class ApiSettings(BaseModel):
         default=2000, ge=100, description="Longest query document allowed, in GraphQL tokens."
     )
     max_aliases: int = Field(default=30, ge=1, description="Most aliases one query may use.")
+    webhook_tolerance_s: float = Field(
+        default=300.0,
+        ge=1,
+        le=3600,
+        description=(
+            "Seconds a signed meeting webhook's timestamp may be off the server's clock,"
+            " either way; older or newer deliveries are refused (401)."
+        ),
+    )
 
 
 class SecretsSettings(BaseModel):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -44,13 +45,19 @@ class _Remembered:
 
 
 class Authenticator:
-    """Checks tokens; each answer (also "no such token") is trusted for ``cache_s``."""
+    """Checks tokens; each answer (also "no such token") is trusted for ``cache_s``.
+
+    Checks of one token that miss the cache at the same moment share one lookup: a thousand
+    subscriptions on one token re-check it before each event, and would otherwise all ask
+    the database together each time the answer expires.
+    """
 
     def __init__(self, pool: asyncpg.Pool, clock: Clock, *, cache_s: float) -> None:
         self._pool = pool
         self._clock = clock
         self._cache_s = cache_s
         self._remembered: OrderedDict[bytes, _Remembered] = OrderedDict()
+        self._looking_up: dict[bytes, asyncio.Future[Principal | None]] = {}
 
     async def principal(self, token: str | None) -> Principal | None:
         """None for no token.
@@ -64,8 +71,7 @@ class Authenticator:
         now = time.monotonic()
         known = self._remembered.get(digest)
         if known is None or known.until < now:
-            principal = await authenticate(self._pool, token, now=self._clock.now())
-            known = _Remembered(principal, now + self._cache_s)
+            known = _Remembered(await self._look_up(digest, token), now + self._cache_s)
             self._remembered[digest] = known
             if len(self._remembered) > _REMEMBERED:
                 self._remembered.popitem(last=False)
@@ -73,6 +79,20 @@ class Authenticator:
         if known.principal is None:
             raise BadTokenError("the token is unknown, revoked, or its user left the workspace")
         return known.principal
+
+    async def _look_up(self, digest: bytes, token: str) -> Principal | None:
+        pending = self._looking_up.get(digest)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        lookup = asyncio.ensure_future(authenticate(self._pool, token, now=self._clock.now()))
+        self._looking_up[digest] = lookup
+        try:
+            return await asyncio.shield(lookup)
+        finally:
+            if lookup.done():
+                self._looking_up.pop(digest, None)
+            else:  # this caller was cancelled: forget the lookup once it ends
+                lookup.add_done_callback(lambda _: self._looking_up.pop(digest, None))
 
     async def from_connection_params(self, params: Mapping[str, object] | None) -> Principal | None:
         """The principal of a websocket: ``{"token": ...}`` or ``{"Authorization": "Bearer

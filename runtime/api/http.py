@@ -1,5 +1,6 @@
 """The ASGI app: GraphQL over HTTP and graphql-transport-ws at ``/graphql`` (GraphiQL in a
-browser), and ``/healthz``.
+browser), the signed meeting webhook at ``/webhooks/meetings`` (``runtime.api.webhooks``),
+and ``/healthz``.
 
 ``serve_app.py`` hosts it on Ray Serve; ``bench.api`` also runs it on plain uvicorn. It is
 built by a function, inside the process that serves it (Serve pickles builders, not apps).
@@ -38,6 +39,7 @@ from runtime.api.events_hub import EventHub
 from runtime.api.gc_tuning import freeze_startup_objects, unfreeze
 from runtime.api.ratelimit import RateLimiter, retry_after_header
 from runtime.api.schema import build_schema
+from runtime.api.webhooks import meeting_webhook_router
 from runtime.clock import SystemClock
 from runtime.db.connect import server_dsn
 from runtime.db.migrate import discover, migration_status
@@ -183,6 +185,7 @@ def build_api_app(settings: Settings, *, open_pool: PoolOpener | None = None) ->
     )
     http = FastAPI(title="crm-agents", lifespan=lifespan)
     http.include_router(router, prefix="/graphql")
+    http.include_router(meeting_webhook_router(state))
 
     @http.exception_handler(ApiHttpError)
     async def refused(_: Request, exc: ApiHttpError) -> JSONResponse:

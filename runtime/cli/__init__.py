@@ -26,6 +26,7 @@ from runtime.cli.results import activity_app, inbox_app
 from runtime.cli.serve import schema_command, serve_command
 from runtime.cli.tenants import user_app, workspace_app
 from runtime.cli.tokens import token_app
+from runtime.cli.webhooks import webhook_app
 from runtime.cli.worker import worker_command
 from runtime.errors import CrmAgentsError
 
@@ -86,6 +87,7 @@ app.add_typer(agent_app, name="agent")
 app.add_typer(config_app, name="config")
 app.add_typer(emulator_app, name="emulator")
 app.add_typer(crm_app, name="crm")
+app.add_typer(webhook_app, name="webhook")
 app.command("preview")(preview_command)
 app.command("eval")(eval_command)
 app.command("calibrate")(calibrate_command)

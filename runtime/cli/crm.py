@@ -31,6 +31,7 @@ from runtime.connections.service import (
 from runtime.crm.errors import CrmAuthError, CrmConnectionError, CrmError
 from runtime.crm.hubspot.retry import RetryPolicy
 from runtime.errors import IntegrationError, InvalidInputError
+from runtime.meeting_webhooks.service import rotate_meeting_webhook_secrets
 from runtime.settings import HubSpotSettings
 from runtime.workspaces.repo import WorkspaceRepo
 
@@ -136,8 +137,8 @@ def status_command(workspace: UUID = WORKSPACE_OPTION, as_json: bool = JSON_OPTI
 
 @crm_app.command("rotate-key")
 def rotate_key_command(as_json: bool = JSON_OPTION) -> None:
-    """Re-encrypt every stored secret (CRM credentials, automations' webhook secrets) under
-    the current (first) key.
+    """Re-encrypt every stored secret (CRM credentials, automations' webhook secrets, meeting
+    webhook secrets) under the current (first) key.
 
     Put a new key first in CRM_AGENTS_SECRETS__ENCRYPTION_KEYS and keep the old ones after
     it; once every process runs with that list, run this. It works in one transaction: if
@@ -147,19 +148,24 @@ def rotate_key_command(as_json: bool = JSON_OPTION) -> None:
     settings = load_settings()
     keyring = KeyRing.from_settings(settings)
 
-    async def body() -> tuple[int, int]:
+    async def body() -> tuple[int, int, int]:
         async with database(settings) as pool, pool.acquire() as conn, conn.transaction():
-            return await rotate_keys(conn, keyring), await rotate_webhook_secrets(conn, keyring)
+            return (
+                await rotate_keys(conn, keyring),
+                await rotate_webhook_secrets(conn, keyring),
+                await rotate_meeting_webhook_secrets(conn, keyring),
+            )
 
-    connections, webhooks = run(body)
+    connections, webhooks, meeting_webhooks = run(body)
     emit(
         {
             "re_encrypted": connections,
             "webhook_secrets_re_encrypted": webhooks,
+            "meeting_webhook_secrets_re_encrypted": meeting_webhooks,
             "key_id": keyring.current_key_id,
         },
-        f"re-encrypted {connections} connection(s) and {webhooks} webhook secret(s) under key"
-        f" {keyring.current_key_id}",
+        f"re-encrypted {connections} connection(s), {webhooks} webhook secret(s) and"
+        f" {meeting_webhooks} meeting webhook secret(s) under key {keyring.current_key_id}",
         as_json=as_json,
     )
 

@@ -20,6 +20,7 @@ from runtime.cli._common import JSON_OPTION, database, emit, load_settings, run,
 from runtime.cli.agents import EXTRACTOR_HELP, extractor_named
 from runtime.clock import SystemClock
 from runtime.connections.cipher import KeyRing
+from runtime.inbox.expiry import ExpirySweeper
 from runtime.runs.crm_source import ConnectedCrms
 from runtime.runs.dispatcher import BatchRunner, Dispatcher
 from runtime.runs.executor import RunExecutor
@@ -188,7 +189,8 @@ async def dispatch_until(
     stop: asyncio.Event,
     name: str,
 ) -> Dispatcher:
-    """Dispatch runs (and, with ``writes``, write what they queue) until ``stop`` is set;
+    """Dispatch runs (and, with ``writes``, write what they queue; and sweep expired inbox
+    items every CRM_AGENTS_WORKER__EXPIRY_SWEEP_S) until ``stop`` is set;
     runs in hand get the worker's grace period (CRM_AGENTS_WORKER__GRACE_S). ``name`` is the
     command, for the line that says it started."""
     dispatcher = _dispatcher(pool, processing.executor, settings, limit, runner=processing.runner)
@@ -198,6 +200,13 @@ async def dispatch_until(
     )
     writes_stop = asyncio.Event()
     writing = None if coordinator is None else asyncio.create_task(coordinator.run(writes_stop))
+    # Items nobody decided in time get their agent's expiry policy (runtime.inbox.expiry);
+    # the sweeper stops with the writer, once the dispatcher has.
+    sweeping = asyncio.create_task(
+        ExpirySweeper(pool, SystemClock()).run(
+            writes_stop, interval_s=settings.worker.expiry_sweep_s
+        )
+    )
     stopping = asyncio.create_task(_stop_when(stop, dispatcher))
     try:
         await dispatcher.run()
@@ -206,6 +215,7 @@ async def dispatch_until(
         writes_stop.set()
         if writing is not None:
             await writing
+        await sweeping
     await processing.host.close()
     return dispatcher
 

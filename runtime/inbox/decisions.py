@@ -23,6 +23,10 @@ to questions on top of ``_decide``):
 - Reject: the item's pending proposals become ``rejected``; the activity ends ``rejected``
   when none of its proposals was or will be written, else the writer's settle rules apply
   (an auto-applied field written and the rest rejected is ``success``).
+- Expiry (``decide_on_expiry``, for ``runtime.inbox.expiry``): the system decides an item
+  nobody decided in time, with no decider (``resolved_by`` and ``decided_by`` NULL, an
+  ``expiry.approve`` / ``expiry.reject`` audit entry with no actor), exactly once like a
+  person's decision; an expired item's fields end ``expired``.
 - Batch approve: each item decided (and audited) on its own, in its own transaction, in the
   order given (repeated ids once); one item's failure is reported for that item and does
   not stop the others. At most ``MAX_BATCH`` items at once.
@@ -31,7 +35,7 @@ to questions on top of ``_decide``):
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol
 from uuid import UUID
@@ -65,8 +69,8 @@ __all__ = [
 MAX_BATCH = 100
 MAX_REASON_CHARS = 2000
 
-ItemVerdict = Literal["approved", "rejected"]
-ProposalVerdict = tuple[UUID, Literal["queued", "rejected"], str | None]
+ItemVerdict = Literal["approved", "rejected", "expired"]
+ProposalVerdict = tuple[UUID, Literal["queued", "rejected", "expired"], str | None]
 """One proposal's decision: (id, new status, approved value)."""
 
 
@@ -115,6 +119,8 @@ class _Verdict:
     action: str  # the audit entry's action
     reason: str | None
     proposals: Callable[[Sequence[Proposal]], list[ProposalVerdict]]
+    for_questions: _Verdict | None = None
+    """How a ``question`` item is decided instead (None: an approval cannot decide one)."""
 
 
 class InboxDecisions:
@@ -177,8 +183,45 @@ class InboxDecisions:
                 outcomes.append(BatchItemOutcome(item_id, decision.item, None))
         return outcomes
 
-    async def _decide(self, decider: Decider, item_id: UUID, verdict: _Verdict) -> Decision:
-        workspace_id = decider.workspace_id
+    async def decide_on_expiry(
+        self,
+        workspace_id: UUID,
+        item_id: UUID,
+        then: Literal["reject", "approve"],
+        *,
+        after_hours: float,
+    ) -> Decision:
+        """The agent's expiry policy decides an item nobody decided within ``after_hours``:
+        by the system (no decider; audited with no actor), exactly once like any decision.
+
+        ``reject``: the item and its pending fields become ``expired`` and the activity ends
+        as a rejection does. ``approve``: as a person's approval (the fields join the write
+        queue); a ``question`` item, which only an answer can approve, expires instead.
+
+        Raises:
+            NotFoundError: no such item in the workspace.
+            ConflictError: the item is no longer pending (a person, or another sweeper,
+                decided it first).
+        """
+        verdict = _expiry_verdict("expired", after_hours)
+        if then == "approve":
+            verdict = replace(_expiry_verdict("approved", after_hours), for_questions=verdict)
+        return await self._decide(None, item_id, verdict, workspace_id=workspace_id)
+
+    async def _decide(
+        self,
+        decider: Decider | None,
+        item_id: UUID,
+        verdict: _Verdict,
+        *,
+        workspace_id: UUID | None = None,
+    ) -> Decision:
+        """Decide the item, by ``decider`` or, when None, by the system in ``workspace_id``."""
+        if decider is not None:
+            workspace_id = decider.workspace_id
+        if workspace_id is None:
+            raise ValueError("a decision by the system names its workspace")
+        decided_by = None if decider is None else decider.user_id
         async with self._pool.acquire() as conn, conn.transaction():
             inbox = InboxRepo(conn)
             locked = await inbox.lock_for_decision(workspace_id, item_id)
@@ -186,7 +229,7 @@ class InboxDecisions:
                 raise NotFoundError("inbox item", str(item_id), field="id")
             now = self._clock.now()  # after any wait for the lock: when it was decided
             item = locked.item
-            if not decider.is_admin and item.user_id != decider.user_id:
+            if decider is not None and not decider.is_admin and item.user_id != decider.user_id:
                 raise PermissionDeniedError(
                     f"inbox item {item_id} is addressed to another member: a member decides"
                     " only their own items"
@@ -194,18 +237,21 @@ class InboxDecisions:
             if item.status != "pending":
                 raise ConflictError("id", _already_decided(locked))
             if verdict.status == "approved" and item.item_type == "question":
-                raise ConflictError(
-                    "id",
-                    f"inbox item {item_id} is a question: it needs an answer (which deal the"
-                    " meeting is about) before its changes can be approved",
-                )
+                if verdict.for_questions is not None:
+                    verdict = verdict.for_questions
+                else:
+                    raise ConflictError(
+                        "id",
+                        f"inbox item {item_id} is a question: it needs an answer (which deal the"
+                        " meeting is about) before its changes can be approved",
+                    )
             pending = await inbox.lock_pending_proposals(workspace_id, item_id)
             verdicts = verdict.proposals(pending)
             resolved = await inbox.resolve_item(
                 workspace_id,
                 item_id,
                 status=verdict.status,
-                resolved_by=decider.user_id,
+                resolved_by=decided_by,
                 resolved_at=now,
                 reason=verdict.reason,
                 snapshot=_snapshot(item, pending, verdicts),
@@ -213,13 +259,13 @@ class InboxDecisions:
             if resolved is None:  # the lock makes this impossible short of a bug
                 raise ConflictError("id", f"inbox item {item_id} changed while being decided")
             decided = await inbox.decide_proposals(
-                workspace_id, verdicts, decided_by=decider.user_id, decided_at=now
+                workspace_id, verdicts, decided_by=decided_by, decided_at=now
             )
             queued = [p for p in decided if p.status == "queued"]
             outbox_ids = await OutboxRepo(conn).enqueue(workspace_id, queued)
             await self._settle_activity(conn, item, queued=bool(queued), now=now)
             await AuditRepo(conn).insert_many(
-                [_audit_entry(decider, item, verdict, decided, now=now)]
+                [_audit_entry(decided_by, item, verdict, decided, now=now)]
             )
         return Decision(resolved, tuple(decided), tuple(outbox_ids))
 
@@ -244,6 +290,23 @@ _APPROVE = _Verdict(
     reason=None,
     proposals=lambda pending: [(p.id, "queued", p.proposed_value) for p in pending],
 )
+
+
+def _expiry_verdict(status: Literal["approved", "expired"], after_hours: float) -> _Verdict:
+    """An expiry policy's decision: approve as proposed, or expire item and fields."""
+    hours = f"{after_hours:g} hour{'' if after_hours == 1 else 's'}"
+    if status == "approved":
+        return replace(
+            _APPROVE,
+            action="expiry.approve",
+            reason=f"nobody decided within {hours}: the agent's expiry policy approved it",
+        )
+    return _Verdict(
+        status="expired",
+        action="expiry.reject",
+        reason=f"nobody decided within {hours}: the agent's expiry policy rejected it",
+        proposals=lambda pending: [(p.id, "expired", None) for p in pending],
+    )
 
 
 def _checked_reason(reason: str | None) -> str | None:
@@ -301,7 +364,7 @@ def _snapshot(
 
 
 def _audit_entry(
-    decider: Decider,
+    actor_user_id: UUID | None,
     item: InboxItem,
     verdict: _Verdict,
     decided: Sequence[Proposal],
@@ -317,9 +380,11 @@ def _audit_entry(
     }
     if verdict.status == "rejected":
         details["reason_given"] = verdict.reason is not None
+    if actor_user_id is None:  # the system's reason is its own words, never a person's
+        details["reason"] = verdict.reason
     return AuditEntry(
         workspace_id=item.workspace_id,
-        actor_user_id=decider.user_id,
+        actor_user_id=actor_user_id,
         action=verdict.action,
         target_type="inbox_item",
         target_id=str(item.id),

@@ -270,7 +270,7 @@ RETURNING
 -- name: insert_proposals_of_activities
 -- The proposals of several activities in one statement: insert_proposals with every column
 -- an array, inserted in the arrays' order. Callers match the rows that come back by
--- (activity_log_id, field) (unique), not by their order.
+-- (activity_log_id, field) (unique), not by their order. has_pending_rival: see below.
 INSERT INTO proposals (
   workspace_id, activity_log_id, inbox_item_id, crm_record_type, crm_record_id, field,
   before_value, proposed_value, confidence, route, status, reason, evidence
@@ -289,4 +289,134 @@ ORDER BY p.position
 RETURNING
   id, workspace_id, activity_log_id, inbox_item_id, crm_record_type, crm_record_id, field,
   before_value, proposed_value, approved_value, written_value, confidence, route, status,
-  reason, evidence, error_message, decided_by, decided_at, created_at, updated_at;
+  reason, evidence, error_message, decided_by, decided_at, created_at, updated_at,
+  -- For supersession (lock_items_of_superseded_proposals): when the new proposal's meeting
+  -- started, and whether an earlier proposal for the same record and field from a meeting
+  -- that started at another time is pending; only then may one supersede the other. Reads
+  -- the activities inserted before this statement and an index range of
+  -- idx_proposals_pending_field.
+  (
+    SELECT m.started_at FROM activity_logs a JOIN meetings m ON m.id = a.meeting_id
+    WHERE a.id = proposals.activity_log_id
+  ) AS meeting_started_at,
+  EXISTS (
+    SELECT 1
+    FROM proposals o
+    JOIN activity_logs oa ON oa.id = o.activity_log_id
+    JOIN meetings om ON om.id = oa.meeting_id
+    JOIN activity_logs na ON na.id = proposals.activity_log_id
+    JOIN meetings nm ON nm.id = na.meeting_id
+    WHERE o.workspace_id = proposals.workspace_id AND o.crm_record_id = proposals.crm_record_id
+      AND o.field = proposals.field AND o.status = 'pending'
+      AND o.crm_record_type = proposals.crm_record_type AND om.started_at <> nm.started_at
+  ) AS has_pending_rival;
+
+-- Supersession (runtime.runs.executor records a run's proposals) ---------------------------
+
+-- name: lock_items_of_superseded_proposals
+-- The pending proposals that the new proposals $1 (just inserted) make stale, with their
+-- items locked in id order (decisions and the expiry sweeper lock an item before its
+-- proposals too, so nobody waits on anybody in a circle). A proposal is stale when a
+-- proposal for the same workspace, record and field comes from a meeting that started
+-- later, and one of the two is new: an older pending proposal gives way to a new one, and a
+-- new one from a meeting that arrived late gives way to a newer one still pending. Creates
+-- (no record id yet) and activities without a meeting are never compared.
+WITH rivals AS (
+  SELECT p.id, p.inbox_item_id, p.workspace_id, p.crm_record_type, p.crm_record_id, p.field,
+         p.status, m.started_at, p.id = ANY($1::uuid[]) AS is_new
+  FROM (
+    SELECT DISTINCT workspace_id, crm_record_type, crm_record_id, field
+    FROM proposals
+    WHERE id = ANY($1::uuid[]) AND crm_record_id IS NOT NULL
+  ) k
+  JOIN proposals p
+    ON p.workspace_id = k.workspace_id AND p.crm_record_id = k.crm_record_id
+   AND p.field = k.field AND p.crm_record_type = k.crm_record_type
+  JOIN activity_logs a ON a.id = p.activity_log_id
+  JOIN meetings m ON m.id = a.meeting_id
+  WHERE p.status = 'pending' OR p.id = ANY($1::uuid[])
+),
+stale AS (
+  SELECT DISTINCT old.id, old.inbox_item_id
+  FROM rivals old
+  JOIN rivals newer
+    ON newer.workspace_id = old.workspace_id AND newer.crm_record_type = old.crm_record_type
+   AND newer.crm_record_id = old.crm_record_id AND newer.field = old.field
+   AND newer.started_at > old.started_at AND (old.is_new OR newer.is_new)
+  WHERE old.status = 'pending'
+)
+SELECT s.id, s.inbox_item_id
+FROM stale s
+JOIN inbox_items i ON i.id = s.inbox_item_id
+ORDER BY i.id
+FOR UPDATE OF i;
+
+-- name: supersede_pending_proposals
+-- The stale proposals $1 become 'superseded' if still pending (a decision that committed
+-- first wins), and each of their items left with no pending proposal becomes 'superseded'
+-- too (resolved at $2, by nobody). The item's check excludes the proposals superseded here:
+-- a statement's parts all read the rows as they were before it. The activities of the
+-- proposals superseded come back, for the caller to settle.
+WITH superseded AS (
+  UPDATE proposals
+  SET status = 'superseded', updated_at = $2
+  WHERE id = ANY($1::uuid[]) AND status = 'pending'
+  RETURNING id, inbox_item_id, activity_log_id, workspace_id
+),
+items AS (
+  UPDATE inbox_items i
+  SET status = 'superseded', resolved_at = $2, resolved_by = NULL
+  WHERE i.id IN (SELECT inbox_item_id FROM superseded) AND i.status = 'pending'
+    AND NOT EXISTS (
+      SELECT 1 FROM proposals p
+      WHERE p.inbox_item_id = i.id AND p.status = 'pending'
+        AND p.id NOT IN (SELECT id FROM superseded)
+    )
+  RETURNING i.id
+)
+-- (``items`` runs though nothing reads it: a data-modifying WITH always runs.)
+SELECT DISTINCT s.workspace_id, s.activity_log_id
+FROM superseded s;
+
+-- name: reject_unwritten_activities
+-- reject_unwritten_activity for several activities of one workspace: the ones that ended.
+UPDATE activity_logs a
+SET status = 'rejected', updated_at = $3
+WHERE a.workspace_id = $1 AND a.id = ANY($2::uuid[]) AND a.status = 'pending'
+  AND NOT EXISTS (
+    SELECT 1 FROM proposals p
+    WHERE p.activity_log_id = a.id AND p.status IN ('pending', 'queued', 'written', 'failed')
+  )
+RETURNING a.id;
+
+-- Expiry (runtime.inbox.expiry) -------------------------------------------------------------
+
+-- name: list_agents_with_pending_items
+-- The agents (id, raw config) with at least one pending inbox item: whose expiry policies
+-- the sweeper applies.
+SELECT ac.id, ac.config
+FROM agent_configs ac
+WHERE EXISTS (
+  SELECT 1
+  FROM activity_logs a
+  JOIN inbox_items i ON i.activity_log_id = a.id
+  WHERE a.agent_config_id = ac.id AND i.status = 'pending'
+);
+
+-- name: list_due_inbox_items
+-- Up to $4 pending items of agent $1 created at or before $2 (the policy's deadline), oldest
+-- first; with $3, only those never reminded.
+SELECT i.workspace_id, i.id
+FROM inbox_items i
+JOIN activity_logs a ON a.id = i.activity_log_id
+WHERE a.agent_config_id = $1 AND i.status = 'pending' AND i.created_at <= $2
+  AND (NOT $3::boolean OR i.reminded_at IS NULL)
+ORDER BY i.created_at, i.id
+LIMIT $4;
+
+-- name: mark_inbox_items_reminded
+-- A reminder, once per item: items still pending and never reminded get reminded_at $2.
+UPDATE inbox_items
+SET reminded_at = $2
+WHERE id = ANY($1::uuid[]) AND status = 'pending' AND reminded_at IS NULL
+RETURNING id, workspace_id, user_id, activity_log_id;

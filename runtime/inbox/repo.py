@@ -171,9 +171,19 @@ class InboxRepo:
     ) -> list[list[Proposal]]:
         """``insert_proposals`` for several activities in one statement (none when there is
         no draft at all); each one's proposals, in its drafts' order."""
+        inserted, _ = await self.insert_proposals_and_find_rivals(new)
+        return inserted
+
+    async def insert_proposals_and_find_rivals(
+        self, new: Sequence[NewProposals]
+    ) -> tuple[list[list[Proposal]], bool]:
+        """``insert_proposals_of_activities``, and whether any new proposal may supersede,
+        or be superseded by, another (``supersede_stale``) in the same statement: one pending
+        before for the same record and field from a meeting that started at another time,
+        or two new ones from such meetings."""
         drafts = [(n, d) for n in new for d in n.drafts]
         if not drafts:
-            return [[] for _ in new]
+            return [[] for _ in new], False
         rows = await self._db.fetch(
             _SQL["insert_proposals_of_activities"],
             [n.workspace_id for n, _ in drafts],
@@ -191,7 +201,15 @@ class InboxRepo:
             [json.dumps(d.evidence) for _, d in drafts],
         )
         stored = {(p.activity_log_id, p.field): p for p in map(_proposal, rows)}
-        return [[stored[n.activity_log_id, d.field] for d in n.drafts] for n in new]
+        started: dict[tuple[Any, ...], set[datetime]] = {}
+        for row in rows:
+            if row["crm_record_id"] is not None and row["meeting_started_at"] is not None:
+                key = (row["workspace_id"], row["crm_record_type"], row["crm_record_id"])
+                started.setdefault((*key, row["field"]), set()).add(row["meeting_started_at"])
+        rivals = any(row["has_pending_rival"] for row in rows) or any(
+            len(times) > 1 for times in started.values()
+        )
+        return [[stored[n.activity_log_id, d.field] for d in n.drafts] for n in new], rivals
 
     async def proposals_for_activity(self, activity_log_id: UUID) -> list[Proposal]:
         rows = await self._db.fetch(_SQL["list_proposals_for_activity"], activity_log_id)
@@ -420,6 +438,74 @@ class InboxRepo:
             _SQL["reject_unwritten_activity"], workspace_id, activity_log_id, now
         )
         return row is not None
+
+    async def reject_unwritten_activities(
+        self, workspace_id: UUID, activity_ids: Sequence[UUID], *, now: datetime
+    ) -> set[UUID]:
+        """``reject_unwritten_activity`` for several activities; the ones that ended."""
+        if not activity_ids:
+            return set()
+        rows = await self._db.fetch(
+            _SQL["reject_unwritten_activities"], workspace_id, list(set(activity_ids)), now
+        )
+        return {row["id"] for row in rows}
+
+    # Supersession (runtime.runs.executor) -----------------------------------------------
+
+    async def supersede_stale(
+        self, new_ids: Sequence[UUID], *, now: datetime
+    ) -> dict[UUID, set[UUID]]:
+        """Supersede the pending proposals that the just-inserted proposals ``new_ids`` make
+        stale (the same record and field from a meeting that started later; see
+        ``lock_items_of_superseded_proposals``), and their items left with nothing pending.
+
+        Two statements whatever the number of proposals, one when nothing is stale. A
+        decision that committed first wins: its proposals are no longer pending and stay
+        as it left them.
+
+        Returns:
+            The activities of the proposals superseded, by workspace (to settle).
+        """
+        if not new_ids:
+            return {}
+        stale = await self._db.fetch(_SQL["lock_items_of_superseded_proposals"], list(new_ids))
+        if not stale:
+            return {}
+        rows = await self._db.fetch(
+            _SQL["supersede_pending_proposals"], [row["id"] for row in stale], now
+        )
+        activities: dict[UUID, set[UUID]] = {}
+        for row in rows:
+            activities.setdefault(row["workspace_id"], set()).add(row["activity_log_id"])
+        return activities
+
+    # Expiry (runtime.inbox.expiry) ------------------------------------------------------
+
+    async def agents_with_pending_items(self) -> list[tuple[UUID, Any]]:
+        """(agent id, raw config) of each agent with a pending inbox item."""
+        rows = await self._db.fetch(_SQL["list_agents_with_pending_items"])
+        return [(row["id"], row["config"]) for row in rows]
+
+    async def due_items(
+        self, agent_id: UUID, *, created_by: datetime, unreminded: bool, limit: int
+    ) -> list[tuple[UUID, UUID]]:
+        """(workspace id, item id) of up to ``limit`` pending items of the agent created at
+        or before ``created_by``, oldest first; with ``unreminded``, only those never
+        reminded."""
+        rows = await self._db.fetch(
+            _SQL["list_due_inbox_items"], agent_id, created_by, unreminded, limit
+        )
+        return [(row["workspace_id"], row["id"]) for row in rows]
+
+    async def mark_reminded(
+        self, item_ids: Sequence[UUID], *, now: datetime
+    ) -> list[dict[str, Any]]:
+        """Remind the pending, never-reminded items among ``item_ids`` (once per item); the
+        ones reminded here (id, workspace_id, user_id, activity_log_id)."""
+        if not item_ids:
+            return []
+        rows = await self._db.fetch(_SQL["mark_inbox_items_reminded"], list(item_ids), now)
+        return [dict(row) for row in rows]
 
 
 def _two_places(value: float | None) -> Decimal | None:

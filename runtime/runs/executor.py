@@ -24,6 +24,7 @@ import asyncio
 import logging
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -352,7 +353,9 @@ class RunExecutor:
                 run.id, owner, _run_status(outcome), outcome.error_message
             ):
                 raise LeaseLostError(f"run {run.id} is no longer held by {owner}")
-            [(activity, queued)] = await _insert_rows(conn, [_Prepared(run, outcome, user_id, ())])
+            [(activity, queued)] = await _insert_rows(
+                conn, [_Prepared(run, outcome, user_id, ())], now=self._clock.now()
+            )
             await OutboxRepo(conn).enqueue(run.workspace_id, queued)
             if audit:
                 await AuditRepo(conn).insert_many(audit)
@@ -371,7 +374,7 @@ class RunExecutor:
             audit: list[AuditEntry] = []
             recorded = [item for item in items if item.run.id in held]
             for item, (activity, proposals) in zip(
-                recorded, await _insert_rows(conn, recorded), strict=True
+                recorded, await _insert_rows(conn, recorded, now=self._clock.now()), strict=True
             ):
                 status_of[item.run.id] = activity.status or item.outcome.status
                 queued.setdefault(item.run.workspace_id, []).extend(proposals)
@@ -391,11 +394,12 @@ class RunExecutor:
 
 
 async def _insert_rows(
-    conn: asyncpg.Connection, finished: Sequence[_Prepared]
+    conn: asyncpg.Connection, finished: Sequence[_Prepared], *, now: datetime
 ) -> list[tuple[ActivityLog, list[Proposal]]]:
     """Finished runs' activity logs, inbox items and proposals, in three statements whatever
     their number (fewer when no run has an inbox item or a proposal): each run's activity and
-    the proposals to write, in order."""
+    the proposals to write, in order. Then the pending proposals the new ones make stale are
+    superseded (``_supersede``)."""
     activities = await ActivityRepo(conn).insert_many(
         [
             NewActivity(
@@ -430,7 +434,7 @@ async def _insert_rows(
         ]
     )
     item_of = {item.activity_log_id: item.id for item in items}
-    proposals = await inbox.insert_proposals_of_activities(
+    proposals, rivals = await inbox.insert_proposals_and_find_rivals(
         [
             NewProposals(
                 f.outcome.proposals,
@@ -443,10 +447,32 @@ async def _insert_rows(
             for f, activity in zip(finished, activities, strict=True)
         ]
     )
+    await _supersede(conn, [p for stored in proposals for p in stored], rivals, now=now)
     return [
         (activity, [p for p in stored if p.status == "queued"])
         for activity, stored in zip(activities, proposals, strict=True)
     ]
+
+
+async def _supersede(
+    conn: asyncpg.Connection, new: Sequence[Proposal], rivals: bool, *, now: datetime
+) -> None:
+    """A newer meeting's proposal for a record's field supersedes an older meeting's pending
+    one (its item too, when nothing else of it is pending); a proposal of a meeting that
+    arrived late is itself superseded at once when a newer meeting's proposal for the field
+    is pending (``InboxRepo.supersede_stale``). The activities left with nothing to write end
+    as a rejection does; the others are settled once their last field is written.
+
+    No statement at all unless the insert found ``rivals`` (most runs have none).
+    """
+    if not rivals:
+        return
+    superseded = await InboxRepo(conn).supersede_stale([p.id for p in new], now=now)
+    for workspace_id, activity_ids in superseded.items():
+        ended = await InboxRepo(conn).reject_unwritten_activities(
+            workspace_id, list(activity_ids), now=now
+        )
+        await ActivityRepo(conn).settle_written(workspace_id, list(activity_ids - ended), now=now)
 
 
 def _run_status(outcome: RunOutcome) -> RunStatus:

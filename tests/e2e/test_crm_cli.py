@@ -209,6 +209,7 @@ async def test_rotate_key_reports_how_many_connections_it_re_encrypted(
     assert json.loads(rotated.stdout) == {
         "re_encrypted": under_a,
         "webhook_secrets_re_encrypted": 0,
+        "meeting_webhook_secrets_re_encrypted": 0,
         "key_id": "b",
     }
     assert await db.fetchval("SELECT count(*) FROM crm_connections WHERE key_id <> 'b'") == 0
@@ -218,7 +219,8 @@ async def test_rotate_key_reports_how_many_connections_it_re_encrypted(
     )
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip() == (
-        "re-encrypted 0 connection(s) and 0 webhook secret(s) under key b"
+        "re-encrypted 0 connection(s), 0 webhook secret(s) and 0 meeting webhook secret(s)"
+        " under key b"
     )
 
 

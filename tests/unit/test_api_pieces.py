@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from typing import Any, cast
 from uuid import uuid4
 
 import pytest
 
+from runtime.api import auth
 from runtime.api.auth import BadTokenError, bearer_token
 from runtime.api.errors import ApiError, ErrorCode, api_error_from
 from runtime.api.pagination import (
@@ -17,7 +20,9 @@ from runtime.api.pagination import (
     page_request,
 )
 from runtime.api.ratelimit import RateLimiter, retry_after_header
+from runtime.clock import FakeClock
 from runtime.errors import ConflictError, InvalidInputError, NotFoundError
+from runtime.tokens.models import Principal
 
 
 class FakeTime:
@@ -118,3 +123,29 @@ def test_domain_errors_keep_their_field_in_camel_case() -> None:
     }
     conflict = api_error_from(ConflictError("id", "already approved"))
     assert conflict.extensions == {"code": "CONFLICT", "field": "id"}
+
+
+async def test_checks_of_one_token_that_miss_together_share_one_lookup(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    principal = Principal(uuid4(), uuid4(), uuid4(), "member")
+    lookups: list[str] = []
+    gate = asyncio.Event()
+
+    async def looked_up(_pool: object, token: str, *, now: datetime) -> Principal | None:
+        lookups.append(token)
+        await gate.wait()
+        return principal if token == "cra_live" else None
+
+    monkeypatch.setattr(auth, "authenticate", looked_up)
+    checker = auth.Authenticator(cast(Any, None), FakeClock(datetime.now(UTC)), cache_s=5.0)
+    many = [asyncio.create_task(checker.principal("cra_live")) for _ in range(50)]
+    other = asyncio.create_task(checker.principal("cra_gone"))
+    await asyncio.sleep(0)
+    gate.set()
+    assert await asyncio.gather(*many) == [principal] * 50
+    with pytest.raises(BadTokenError):
+        await other
+    assert sorted(lookups) == ["cra_gone", "cra_live"]
+    assert await checker.principal("cra_live") == principal, "then answered from memory"
+    assert len(lookups) == 2

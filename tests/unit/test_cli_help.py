@@ -37,6 +37,8 @@ COMMANDS = [
     ["crm", "connect"],
     ["crm", "status"],
     ["crm", "rotate-key"],
+    ["webhook"],
+    ["webhook", "secret"],
     ["crm", "disconnect"],
     ["worker"],
     ["activity", "list"],

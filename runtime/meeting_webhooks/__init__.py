@@ -1,0 +1,1 @@
+"""The meeting webhook: per-workspace signing secrets and signed, replay-safe deliveries."""
