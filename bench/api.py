@@ -26,7 +26,6 @@ Serve >= 0.6 x uvicorn.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -51,7 +50,7 @@ from bench.api_http import (
 from bench.api_queries import INBOX_USERS, Call, call_mix, in_process_latency
 from bench.database import scratch_database
 from bench.formatting import goal_text, rounded, shown
-from bench.running import cancel_on_sigterm, run_benchmark
+from bench.running import cancel_on_sigterm, json_and_quick, run_benchmark
 from runtime.api.context import Services
 from runtime.api.gc_tuning import freeze_startup_objects, unfreeze
 from runtime.api.schema import build_schema
@@ -81,26 +80,24 @@ class Options:
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.api",
-        description=(
+    as_json, quick = json_and_quick(
+        "python -m bench.api",
+        (
             "p50/p99 of the GraphQL API's inbox and activity pages and inboxCount on 1M"
             " activity rows, executed in process; requests per second on Ray Serve and on"
             " plain uvicorn, and their ratio."
         ),
+        argv,
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    args = parser.parse_args(argv)
-    if args.quick:
+    if quick:
         shape = DataShape(
             workspaces=10, meetings=5_000, activities_per_meeting=4, inbox_items=4_000
         )
-        return Options(args.json, True, shape, 100, 20, 32, 3.0, 1.0)
+        return Options(as_json, True, shape, 100, 20, 32, 3.0, 1.0)
     shape = DataShape(
         workspaces=50, meetings=250_000, activities_per_meeting=4, inbox_items=200_000
     )
-    return Options(args.json, False, shape, 1_000, 100, 32, 20.0, 3.0)
+    return Options(as_json, False, shape, 1_000, 100, 32, 20.0, 3.0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -48,6 +48,7 @@ from runtime.settings import Settings
 __all__ = [
     "LOOPBACK",
     "ServerProcesses",
+    "cpu_seconds",
     "drive",
     "free_port",
     "postgres_processes",
@@ -241,12 +242,12 @@ async def drive(
         server_processes = server.find()
         server_roles = set(server_processes)
         processes = {**server_processes, "postgres": postgres()}
-        cpu_before = _cpu_seconds(processes)
+        cpu_before = cpu_seconds(processes)
         client_before = time.process_time()
         answered = _Answers()
         elapsed_s = await clients(duration_s, answered)
         client_cpu_s = time.process_time() - client_before
-        cpu_after = _cpu_seconds(processes)
+        cpu_after = cpu_seconds(processes)
     served = answered.count - answered.failed
     used = {role: cpu_after[role] - cpu_before[role] for role in cpu_before if role in cpu_after}
     server_cpu_s = sum(seconds for role, seconds in used.items() if role in server_roles)
@@ -291,7 +292,7 @@ class _Answers:
             self.first_failure = reason[:_FAILURE_SHOWN]
 
 
-def _cpu_seconds(processes: Mapping[str, Sequence[psutil.Process]]) -> dict[str, float]:
+def cpu_seconds(processes: Mapping[str, Sequence[psutil.Process]]) -> dict[str, float]:
     """User and system CPU seconds so far per role; roles with no live process are left
     out."""
     found: dict[str, float] = {}

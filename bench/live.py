@@ -30,7 +30,6 @@ Goals (issue 10): p99 <= 100 ms with 100 subscribers, <= 500 ms with 1,000.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -53,13 +52,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.typing import Subprotocol
 
-from bench.api_http import postgres_processes, server_env, uvicorn_server
+from bench.api_http import cpu_seconds, postgres_processes, server_env, uvicorn_server
 from bench.api_queries import latency_figures
 from bench.database import scratch_database
 from bench.formatting import goal_text, shown
 from bench.live_raise import INSERT_ACTIVITY
 from bench.report import BenchError
-from bench.running import run_benchmark
+from bench.running import json_and_quick, run_benchmark
 from runtime.db.pool import init_connection
 from runtime.settings import Settings
 from runtime.tokens.service import issue_token
@@ -101,21 +100,19 @@ class Options:
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.live",
-        description=(
+    as_json, quick = json_and_quick(
+        "python -m bench.live",
+        (
             "p50/p99 from an activity row inserted by another process to each websocket"
             " subscriber of activityLogCreated, with 100 and with 1,000 subscribers."
         ),
+        argv,
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    args = parser.parse_args(argv)
-    if args.quick:
-        return Options(args.json, True, (Phase(10, 40, 20.0), Phase(50, 40, 20.0)))
+    if quick:
+        return Options(as_json, True, (Phase(10, 40, 20.0), Phase(50, 40, 20.0)))
     # The same deliveries per second in both phases (2,000): what one event costs to fan out
     # to 1,000 is measured, not a server pushed past what its one process can send.
-    return Options(args.json, False, (Phase(100, 200, 20.0), Phase(1_000, 20, 2.0)))
+    return Options(as_json, False, (Phase(100, 200, 20.0), Phase(1_000, 20, 2.0)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -238,14 +235,14 @@ async def _run_phase(
         await asyncio.sleep(_SETTLE_S)
 
         marks = [len(s.messages) for s in subscribers]
-        cpu_before = _cpu_seconds(processes)
+        cpu_before = cpu_seconds(processes)
         client_before = time.process_time()
         raise_started = time.perf_counter()
         raised = await _raise_elsewhere(dsn, tenant, phase, home)
         raise_s = time.perf_counter() - raise_started
         await _until_delivered(subscribers, marks, len(raised))
         client_cpu_s = time.process_time() - client_before
-        cpu_after = _cpu_seconds(processes)
+        cpu_after = cpu_seconds(processes)
     finally:
         for reader in readers:
             reader.cancel()
@@ -419,23 +416,6 @@ def _deliveries(subscribers: Sequence[_Subscriber], raised: Sequence[str]) -> di
         "first_failures": errors[:_ERRORS_SHOWN],
         "latency": latency_figures(latencies),
     }
-
-
-def _cpu_seconds(processes: Mapping[str, Sequence[psutil.Process]]) -> dict[str, float]:
-    """User and system CPU seconds so far per role (roles with no live process left out)."""
-    found: dict[str, float] = {}
-    for role, members in processes.items():
-        total, alive = 0.0, False
-        for process in members:
-            try:
-                times = process.cpu_times()
-            except psutil.Error:
-                continue
-            total += times.user + times.system
-            alive = True
-        if alive:
-            found[role] = total
-    return found
 
 
 def _result(

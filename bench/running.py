@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -19,7 +20,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,20 @@ from rich.console import Console, RenderableType
 
 from bench.report import BenchError
 
-__all__ = ["CannotRunError", "Measure", "cancel_on_sigterm", "run_benchmark"]
+__all__ = ["CannotRunError", "Measure", "cancel_on_sigterm", "json_and_quick", "run_benchmark"]
 
 Measure = Callable[[Console, Path, AsyncExitStack], Awaitable[dict[str, Any]]]
 """One measurement: given the console for progress, a scratch home and a stack to register
 what it starts, the result as JSON-ready values (with an ``errors`` list)."""
+
+
+def json_and_quick(prog: str, description: str, argv: Sequence[str] | None) -> tuple[bool, bool]:
+    """The two options every benchmark takes, parsed: ``--json`` and ``--quick``."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    args = parser.parse_args(argv)
+    return bool(args.json), bool(args.quick)
 
 
 class CannotRunError(Exception):

@@ -23,7 +23,6 @@ One run, self-contained (everything it starts is stopped, even on Ctrl-C):
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import sys
@@ -43,7 +42,7 @@ from bench.cluster import actor_env, local_ray
 from bench.database import scratch_database
 from bench.emulator import serve_emulator
 from bench.formatting import goal_text
-from bench.running import cancel_on_sigterm, run_benchmark
+from bench.running import cancel_on_sigterm, json_and_quick, run_benchmark
 from runtime.agent_configs.models import AgentConfigCreate, AgentStatus
 from runtime.agent_configs.repo import AgentConfigRepo
 from runtime.agents.evaluation.corpus import CorpusCase, load_corpus
@@ -86,19 +85,17 @@ class Options:
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.throughput",
-        description=(
+    as_json, quick = json_and_quick(
+        "python -m bench.throughput",
+        (
             "Meetings per second through the agent pipeline on Ray and in one asyncio process,"
             " and the latency from a stored meeting to its stored proposals."
         ),
+        argv,
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    args = parser.parse_args(argv)
-    if args.quick:
-        return Options(args.json, True, tenants=2, meetings=60, latency_s=3.0, warm_per_tenant=4)
-    return Options(args.json, False, tenants=8, meetings=2400, latency_s=20.0, warm_per_tenant=16)
+    if quick:
+        return Options(as_json, True, tenants=2, meetings=60, latency_s=3.0, warm_per_tenant=4)
+    return Options(as_json, False, tenants=8, meetings=2400, latency_s=20.0, warm_per_tenant=16)
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,13 @@ import strawberry
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from runtime.api.errors import ApiError
+from runtime.db.keyset import After
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
     "Connection",
     "Edge",
-    "Keyset",
     "PageInfo",
     "PageRequest",
     "PaginationInput",
@@ -80,17 +80,9 @@ class Connection(Generic[NodeT]):
 
 
 @dataclass(frozen=True, slots=True)
-class Keyset:
-    """Where a page starts: after the row with this ``created_at`` and id."""
-
-    created_at: datetime
-    id: UUID
-
-
-@dataclass(frozen=True, slots=True)
 class PageRequest:
     size: int
-    after: Keyset | None
+    after: After | None
 
 
 def page_request(pagination: PaginationInput | None, *, field: str = "pagination") -> PageRequest:
@@ -109,18 +101,18 @@ def encode_cursor(created_at: datetime, row_id: UUID) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, field: str) -> Keyset:
+def decode_cursor(cursor: str, field: str) -> After:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created_at, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return Keyset(datetime.fromisoformat(created_at), UUID(row_id))
+        return After(datetime.fromisoformat(created_at), UUID(row_id))
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
         raise ApiError.bad_input(field, "is not a cursor this API gave out") from None
 
 
 def connection_of(
     nodes: Sequence[NodeT],
-    keys: Sequence[Keyset],
+    keys: Sequence[After],
     request: PageRequest,
     *,
     total: Callable[[], Awaitable[int]],

@@ -34,7 +34,6 @@ from runtime.api.loaders import (
 )
 from runtime.api.pagination import (
     Connection,
-    Keyset,
     PaginationInput,
     connection_of,
     node_fields,
@@ -54,7 +53,6 @@ __all__ = [
     "ActivityLogFilters",
     "Query",
     "activity_loader",
-    "after_of",
     "date_range",
     "load_relations_ahead",
     "recent_activity",
@@ -175,9 +173,7 @@ class Query:
         where = await _checked(context, filters)
         request = page_request(pagination)
         repo = ActivityRepo(context.pool)
-        rows = await repo.page(
-            workspace, where, limit=request.size + 1, after=after_of(request.after)
-        )
+        rows = await repo.page(workspace, where, limit=request.size + 1, after=request.after)
         page = connection_of(
             [ActivityLog.of(row) for row in rows],
             [_key(row) for row in rows],
@@ -245,11 +241,6 @@ async def success_rate(info: Info, agent_id: UUID, days: int) -> float | None:
     return (await loader.load(agent_id)).success_rate
 
 
-def after_of(keyset: Keyset | None) -> After | None:
-    """The repositories' view of a decoded cursor."""
-    return None if keyset is None else After(keyset.created_at, keyset.id)
-
-
 async def _checked(context: ApiContext, filters: ActivityLogFilters | None) -> ActivityFilter:
     """The filters as the repository takes them; bad ones name their input field."""
     if filters is None:
@@ -296,6 +287,6 @@ def date_range(
     return after, before
 
 
-def _key(row: StoredActivity) -> Keyset:
+def _key(row: StoredActivity) -> After:
     assert row.created_at is not None  # page_activity lists only rows that have one
-    return Keyset(row.created_at, row.id)
+    return After(row.created_at, row.id)

@@ -10,11 +10,12 @@ from runtime.api.context import ApiContext
 from runtime.api.errors import ApiError
 from runtime.api.ids import parse_id
 from runtime.api.loaders import user_loader
-from runtime.api.pagination import Connection, Keyset, PaginationInput, connection_of, page_request
-from runtime.api.types.activity import after_of, date_range
+from runtime.api.pagination import Connection, PaginationInput, connection_of, page_request
+from runtime.api.types.activity import date_range
 from runtime.api.types.common import JSON, User
 from runtime.audit.models import StoredAuditEntry
 from runtime.audit.repo import AuditFilter, AuditRepo
+from runtime.db.keyset import After
 
 __all__ = ["AuditEntry", "AuditLogFilters", "Query"]
 
@@ -87,12 +88,10 @@ class Query:
         where = _checked(filters)
         request = page_request(pagination)
         repo = AuditRepo(context.pool)
-        rows = await repo.page(
-            workspace, where, limit=request.size + 1, after=after_of(request.after)
-        )
+        rows = await repo.page(workspace, where, limit=request.size + 1, after=request.after)
         return connection_of(
             [AuditEntry.of(row) for row in rows],
-            [Keyset(row.created_at, row.id) for row in rows],
+            [After(row.created_at, row.id) for row in rows],
             request,
             total=lambda: repo.count(workspace, where),
         )

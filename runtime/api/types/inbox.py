@@ -17,15 +17,15 @@ from runtime.api.context import ApiContext
 from runtime.api.loaders import Shown, keyed_loader, load_ahead, shown, user_loader
 from runtime.api.pagination import (
     Connection,
-    Keyset,
     PaginationInput,
     connection_of,
     node_fields,
     page_request,
 )
-from runtime.api.types.activity import ActivityLog, activity_loader, after_of
+from runtime.api.types.activity import ActivityLog, activity_loader
 from runtime.api.types.common import JSON, InboxItemType, InboxStatus, User, enum_value
 from runtime.api.types.proposals import Proposal, proposals_of_item_loader
+from runtime.db.keyset import After
 from runtime.inbox.models import InboxItem as StoredInboxItem
 from runtime.inbox.repo import InboxRepo
 
@@ -113,7 +113,7 @@ class Query:
         wanted = None if status is None else status.value
         repo = InboxRepo(context.pool)
         rows = await repo.page_items(
-            workspace, user, status=wanted, limit=request.size + 1, after=after_of(request.after)
+            workspace, user, status=wanted, limit=request.size + 1, after=request.after
         )
         page = connection_of(
             [InboxItem.of(row) for row in rows],
@@ -142,6 +142,6 @@ def inbox_item_loader(context: ApiContext) -> DataLoader[UUID, StoredInboxItem |
     )
 
 
-def _key(row: StoredInboxItem) -> Keyset:
+def _key(row: StoredInboxItem) -> After:
     assert row.created_at is not None  # page_inbox_items lists only rows that have one
-    return Keyset(row.created_at, row.id)
+    return After(row.created_at, row.id)

@@ -22,13 +22,13 @@ from runtime.api.inputs import input_path, json_object, problems_error, service_
 from runtime.api.loaders import agent_config_loader, meeting_loader
 from runtime.api.pagination import (
     Connection,
-    Keyset,
     PaginationInput,
     connection_of,
     page_request,
 )
 from runtime.api.types.agents import AgentConfig
 from runtime.api.types.common import JSON, Meeting
+from runtime.db.keyset import After
 from runtime.errors import InvalidInputError
 from runtime.meetings.repo import MeetingRepo
 from runtime.meetings.service import import_meeting, parse_meeting
@@ -102,7 +102,7 @@ class Query:
 
         return connection_of(
             [Meeting.of(m) for m in rows],
-            [Keyset(m.started_at, m.id) for m in rows],
+            [After(m.started_at, m.id) for m in rows],
             request,
             total=total,
         )
