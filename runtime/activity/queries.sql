@@ -177,3 +177,16 @@ RETURNING
   id, workspace_id, agent_config_id, user_id, meeting_id, crm_record_id, crm_record_type,
   action_type, fields_updated, overall_confidence, status, error_message, agent_run_id,
   details, created_at, updated_at;
+
+-- name: reject_unwritten_activities
+-- Pending activities among $2 none of whose proposals was, is being or may still be written
+-- (all rejected, superseded or expired) end 'rejected'; their status change notifies. Mixed
+-- outcomes (a field written, another rejected) are settle_written_activities'.
+UPDATE activity_logs a
+SET status = 'rejected', updated_at = $3
+WHERE a.workspace_id = $1 AND a.id = ANY($2::uuid[]) AND a.status = 'pending'
+  AND NOT EXISTS (
+    SELECT 1 FROM proposals p
+    WHERE p.activity_log_id = a.id AND p.status IN ('pending', 'queued', 'written', 'failed')
+  )
+RETURNING a.id;

@@ -232,6 +232,20 @@ class ActivityRepo:
         )
         return {row["id"]: row["status"] for row in rows}
 
+    async def settle_decided(
+        self, workspace_id: UUID, ids: Sequence[UUID], *, now: datetime
+    ) -> None:
+        """Finish the pending activities among ``ids`` after decisions on their proposals:
+        ``rejected`` when none of them was or will be written, else as ``settle_written``
+        says (which leaves an activity with fields still to write pending)."""
+        if not ids:
+            return
+        rows = await self._db.fetch(
+            _SQL["reject_unwritten_activities"], workspace_id, list(set(ids)), now
+        )
+        ended = {row["id"] for row in rows}
+        await self.settle_written(workspace_id, [i for i in set(ids) if i not in ended], now=now)
+
     async def set_created_records(
         self, workspace_id: UUID, created: Sequence[tuple[UUID, str]], *, now: datetime
     ) -> int:

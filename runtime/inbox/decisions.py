@@ -275,13 +275,7 @@ class InboxDecisions:
         """Finish the item's activity when the decision left nothing for the writer to do."""
         if item.activity_log_id is None or queued:
             return  # the writer settles it once the queued fields are written
-        inbox = InboxRepo(conn)
-        if not await inbox.reject_unwritten_activity(
-            item.workspace_id, item.activity_log_id, now=now
-        ):
-            await ActivityRepo(conn).settle_written(
-                item.workspace_id, [item.activity_log_id], now=now
-            )
+        await ActivityRepo(conn).settle_decided(item.workspace_id, [item.activity_log_id], now=now)
 
 
 _APPROVE = _Verdict(

@@ -233,19 +233,6 @@ RETURNING
   p.written_value, p.confidence, p.route, p.status, p.reason, p.evidence, p.error_message,
   p.decided_by, p.decided_at, p.created_at, p.updated_at;
 
--- name: reject_unwritten_activity
--- A pending activity none of whose proposals was, is being or may still be written (all
--- rejected, superseded or expired) ends 'rejected'; its status change notifies. Mixed
--- outcomes (a field written, another rejected) are the writer's settle rules'.
-UPDATE activity_logs a
-SET status = 'rejected', updated_at = $3
-WHERE a.workspace_id = $1 AND a.id = $2 AND a.status = 'pending'
-  AND NOT EXISTS (
-    SELECT 1 FROM proposals p
-    WHERE p.activity_log_id = a.id AND p.status IN ('pending', 'queued', 'written', 'failed')
-  )
-RETURNING a.id;
-
 -- name: insert_inbox_items
 -- Several items in one statement (arrays of equal length, one per column), inserted in the
 -- arrays' order; context travels as JSON text. Callers match the rows that come back by
@@ -377,17 +364,6 @@ items AS (
 -- (``items`` runs though nothing reads it: a data-modifying WITH always runs.)
 SELECT DISTINCT s.workspace_id, s.activity_log_id
 FROM superseded s;
-
--- name: reject_unwritten_activities
--- reject_unwritten_activity for several activities of one workspace: the ones that ended.
-UPDATE activity_logs a
-SET status = 'rejected', updated_at = $3
-WHERE a.workspace_id = $1 AND a.id = ANY($2::uuid[]) AND a.status = 'pending'
-  AND NOT EXISTS (
-    SELECT 1 FROM proposals p
-    WHERE p.activity_log_id = a.id AND p.status IN ('pending', 'queued', 'written', 'failed')
-  )
-RETURNING a.id;
 
 -- Expiry (runtime.inbox.expiry) -------------------------------------------------------------
 

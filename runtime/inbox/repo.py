@@ -429,27 +429,6 @@ class InboxRepo:
         )
         return sorted((_proposal(row) for row in rows), key=lambda p: p.field)
 
-    async def reject_unwritten_activity(
-        self, workspace_id: UUID, activity_log_id: UUID, *, now: datetime
-    ) -> bool:
-        """End a pending activity as ``rejected`` when none of its proposals was or will be
-        written; whether it did."""
-        row = await self._db.fetchrow(
-            _SQL["reject_unwritten_activity"], workspace_id, activity_log_id, now
-        )
-        return row is not None
-
-    async def reject_unwritten_activities(
-        self, workspace_id: UUID, activity_ids: Sequence[UUID], *, now: datetime
-    ) -> set[UUID]:
-        """``reject_unwritten_activity`` for several activities; the ones that ended."""
-        if not activity_ids:
-            return set()
-        rows = await self._db.fetch(
-            _SQL["reject_unwritten_activities"], workspace_id, list(set(activity_ids)), now
-        )
-        return {row["id"] for row in rows}
-
     # Supersession (runtime.runs.executor) -----------------------------------------------
 
     async def supersede_stale(

@@ -469,10 +469,7 @@ async def _supersede(
         return
     superseded = await InboxRepo(conn).supersede_stale([p.id for p in new], now=now)
     for workspace_id, activity_ids in superseded.items():
-        ended = await InboxRepo(conn).reject_unwritten_activities(
-            workspace_id, list(activity_ids), now=now
-        )
-        await ActivityRepo(conn).settle_written(workspace_id, list(activity_ids - ended), now=now)
+        await ActivityRepo(conn).settle_decided(workspace_id, list(activity_ids), now=now)
 
 
 def _run_status(outcome: RunOutcome) -> RunStatus:
