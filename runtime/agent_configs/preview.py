@@ -27,8 +27,8 @@ from runtime.clock import Clock
 from runtime.connections.cipher import KeyRing
 from runtime.connections.service import crm_client, load_credentials
 from runtime.crm.audited import AuditedCrm
-from runtime.crm.errors import CrmAuthError, CrmRateLimitedError
-from runtime.errors import BudgetExceededError, ConflictError, NotFoundError
+from runtime.crm.client_errors import crm_failures_named
+from runtime.errors import ConflictError, NotFoundError
 from runtime.meetings.repo import MeetingRepo
 from runtime.settings import HubSpotSettings
 
@@ -82,16 +82,8 @@ async def preview_stored_agent(
     client = crm_client(connection, credentials, hubspot)
     crm = AuditedCrm(client, workspace_id=workspace_id, clock=clock, actor_user_id=requested_by)
     try:
-        return await preview_meeting(meeting, crm=crm, config=agent.config, extractor=extractor)
-    except CrmAuthError as exc:
-        raise ConflictError(
-            "crm_connection",
-            f"the CRM refused the connection's credentials ({exc}): reconnect the CRM",
-        ) from exc
-    except CrmRateLimitedError as exc:
-        raise BudgetExceededError(
-            f"the CRM's rate limit ({exc.policy}) is spent: retry later", exc.retry_after_s
-        ) from exc
+        with crm_failures_named():
+            return await preview_meeting(meeting, crm=crm, config=agent.config, extractor=extractor)
     finally:
         await client.aclose()
         # Also when the preview failed: a call that reached the CRM is logged either way.

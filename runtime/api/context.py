@@ -23,9 +23,13 @@ import asyncpg
 from graphql.error import GraphQLError
 from strawberry.fastapi import BaseContext
 
+from runtime.agents.extraction import Extractor
+from runtime.agents.extractors import RulesExtractor
 from runtime.api.errors import ApiError
 from runtime.api.ids import parse_id
 from runtime.clock import Clock
+from runtime.connections.cipher import KeyRing
+from runtime.runs.crm_source import ConnectedCrms
 from runtime.settings import Settings
 from runtime.tokens.models import Principal
 from runtime.users.repo import UserRepo
@@ -41,6 +45,38 @@ class Services:
     settings: Settings
     clock: Clock
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def keyring(self) -> KeyRing:
+        """The key ring sealing CRM credentials and secrets, built on first use."""
+        found = self.extras.get("keyring")
+        if not isinstance(found, KeyRing):
+            found = self.extras["keyring"] = KeyRing.from_settings(self.settings)
+        return found
+
+    def extractor(self) -> Extractor:
+        """The extractor this process's runs use (the serving process may set one), so a
+        preview or a re-routed question proposes what a run would."""
+        found = self.extras.get("extractor")
+        if found is None:
+            found = self.extras["extractor"] = RulesExtractor()
+        extractor: Extractor = found
+        return extractor
+
+    def crms(self) -> ConnectedCrms:
+        """Each workspace's CRM behind a cache, as runs reach it (property definitions and
+        pipelines read once per cache lifetime); closed with the app."""
+        found = self.extras.get("crms")
+        if not isinstance(found, ConnectedCrms):
+            found = self.extras["crms"] = ConnectedCrms.from_settings(
+                self.pool, self.settings, clock=self.clock, keyring=self.keyring()
+            )
+        return found
+
+    async def aclose(self) -> None:
+        """Close what was built on first use (the CRM clients); the app is stopping."""
+        crms = self.extras.pop("crms", None)
+        if isinstance(crms, ConnectedCrms):
+            await crms.aclose()
 
 
 class ApiContext(BaseContext):

@@ -131,6 +131,7 @@ def build_api_app(settings: Settings, *, open_pool: PoolOpener | None = None) ->
                 pool, close = await open_pool()
                 stack.push_async_callback(close)
             services = Services(pool=pool, settings=settings, clock=clock)
+            stack.push_async_callback(services.aclose)
             services.extras["authenticator"] = Authenticator(
                 pool, clock, cache_s=settings.api.auth_cache_s
             )

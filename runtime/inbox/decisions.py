@@ -1,7 +1,7 @@
-"""Human decisions on inbox items: approve, reject, batch approve.
+"""Human decisions on inbox items: approve (all fields, or some, possibly edited), reject,
+batch approve. Answering a question is ``runtime.inbox.answers``.
 
-Rules (ARCHITECTURE "Durability rules"; issue 10 adds partial approval, edits and answers
-to questions on top of ``_decide``):
+Rules (ARCHITECTURE "Durability rules"):
 
 - Exactly once: the item is locked, then decided by a conditional update (``... WHERE
   status = 'pending'``). A second click, a retried request or a racing expiry changes
@@ -19,6 +19,12 @@ to questions on top of ``_decide``):
 - Approve: the item's pending proposals become ``queued`` and join the workspace's write
   queue (one outbox row each); the writer checks each record's current value against the
   proposal's ``before`` before writing (``runtime.writes.writer``) and settles the activity.
+  A partial approval names the fields to approve, each as proposed or with an edited value
+  (checked against the CRM's property definitions before the item is locked:
+  ``runtime.inbox.edits``); the item's other pending fields are rejected and the item is
+  ``approved``. The proposal keeps the agent's value (``proposed_value``), the approved one
+  (``approved_value``) and, once written, the CRM's (``written_value``) apart; the audit
+  entry names the edited fields.
   A ``question`` item cannot be approved: it needs an answer (which deal?) first.
 - Reject: the item's pending proposals become ``rejected``; the activity ends ``rejected``
   when none of its proposals was or will be written, else the writer's settle rules apply
@@ -34,7 +40,7 @@ to questions on top of ``_decide``):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -46,6 +52,7 @@ from runtime.activity.repo import ActivityRepo
 from runtime.audit.models import AuditEntry
 from runtime.audit.repo import AuditRepo
 from runtime.clock import Clock
+from runtime.crm.client_errors import crm_failures_named
 from runtime.errors import (
     ClientError,
     ConflictError,
@@ -53,9 +60,11 @@ from runtime.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from runtime.inbox.edits import FieldApproval, canonical_edits, checked_approvals, unknown_fields
 from runtime.inbox.models import InboxItem, Proposal
 from runtime.inbox.repo import InboxRepo, LockedItem
 from runtime.outbox.repo import OutboxRepo
+from runtime.runs.executor import CrmSource, NoCrmConnectionError
 
 __all__ = [
     "MAX_BATCH",
@@ -126,19 +135,74 @@ class _Verdict:
 class InboxDecisions:
     """The decision use cases; each call is one transaction per item."""
 
-    def __init__(self, pool: asyncpg.Pool, clock: Clock) -> None:
+    def __init__(self, pool: asyncpg.Pool, clock: Clock, crms: CrmSource | None = None) -> None:
+        """``crms`` reaches a workspace's CRM to check edited values (none: edits refused)."""
         self._pool = pool
         self._clock = clock
+        self._crms = crms
 
-    async def approve(self, decider: Decider, item_id: UUID) -> Decision:
-        """Approve every pending field of the item as proposed; they join the write queue.
+    async def approve(
+        self,
+        decider: Decider,
+        item_id: UUID,
+        fields: Sequence[FieldApproval] | None = None,
+    ) -> Decision:
+        """Approve the item: every pending field as proposed, or only ``fields`` (each as
+        proposed or with the decider's value, checked against the CRM's property definitions;
+        ``runtime.inbox.edits``). The approved fields join the write queue; the item's other
+        pending fields are rejected.
 
         Raises:
+            InvalidInputError: ``fields`` is empty, names a field twice or one the item has
+                not pending, or an edited value is not one the CRM's property takes
+                (``fields.<i>.field`` / ``fields.<i>.value``); nothing changes.
             NotFoundError: no such item in the decider's workspace.
             PermissionDeniedError: a member deciding someone else's item.
-            ConflictError: the item is no longer pending, or is a question.
+            ConflictError: the item is no longer pending, or is a question; the workspace's
+                CRM refuses its credentials while checking an edit (``crm_connection``).
         """
-        return await self._decide(decider, item_id, _APPROVE)
+        if fields is None:
+            return await self._decide(decider, item_id, _APPROVE)
+        approvals = checked_approvals(fields)
+        edits: dict[str, str] = {}
+        if any(a.value is not None for a in approvals):
+            edits = await self._checked_edits(decider, item_id, approvals)
+        return await self._decide(decider, item_id, _partial_approval(approvals, edits))
+
+    async def _checked_edits(
+        self, decider: Decider, item_id: UUID, approvals: Sequence[FieldApproval]
+    ) -> dict[str, str]:
+        """The edited values in the CRM's form, checked before the item is locked (the CRM
+        is not read while a row lock is held); the decision itself checks again that the
+        item is still pending."""
+        workspace_id = decider.workspace_id
+        inbox = InboxRepo(self._pool)
+        found = await inbox.get_items(workspace_id, [item_id])
+        if not found:
+            raise NotFoundError("inbox item", str(item_id), field="id")
+        _check_decider(decider, found[0])
+        if found[0].status != "pending":
+            # Say who decided it, as the decision would; nothing is read from the CRM.
+            return {}
+        proposals = await inbox.proposals_for_items(workspace_id, [item_id])
+        problems = unknown_fields(approvals, proposals)
+        if problems:
+            raise InvalidInputError(problems)
+        if self._crms is None:
+            raise ConflictError("crm_connection", "edited values need the workspace's CRM")
+        try:
+            crm = await self._crms.for_workspace(workspace_id)
+        except NoCrmConnectionError as exc:
+            raise ConflictError(
+                "crm_connection",
+                "the workspace has no CRM connection to check the edited values against:"
+                " connect its CRM",
+            ) from exc
+        try:
+            with crm_failures_named():
+                return await canonical_edits(approvals, proposals, crm.port)
+        finally:
+            await AuditRepo(self._pool).insert_many(crm.audit.drain())
 
     async def reject(self, decider: Decider, item_id: UUID, reason: str | None = None) -> Decision:
         """Reject the item and its pending fields, keeping the reason given.
@@ -229,11 +293,8 @@ class InboxDecisions:
                 raise NotFoundError("inbox item", str(item_id), field="id")
             now = self._clock.now()  # after any wait for the lock: when it was decided
             item = locked.item
-            if decider is not None and not decider.is_admin and item.user_id != decider.user_id:
-                raise PermissionDeniedError(
-                    f"inbox item {item_id} is addressed to another member: a member decides"
-                    " only their own items"
-                )
+            if decider is not None:
+                _check_decider(decider, item)
             if item.status != "pending":
                 raise ConflictError("id", _already_decided(locked))
             if verdict.status == "approved" and item.item_type == "question":
@@ -284,6 +345,43 @@ _APPROVE = _Verdict(
     reason=None,
     proposals=lambda pending: [(p.id, "queued", p.proposed_value) for p in pending],
 )
+
+
+def _partial_approval(approvals: Sequence[FieldApproval], edits: Mapping[str, str]) -> _Verdict:
+    """Approve the named fields (with their edited values), reject the item's other pending
+    fields; a named field no longer pending (superseded meanwhile) changes nothing."""
+
+    def verdicts(pending: Sequence[Proposal]) -> list[ProposalVerdict]:
+        pending_fields = {p.field for p in pending}
+        missing = [
+            (
+                f"fields.{index}.field",
+                f"{approval.field!r} is not pending on this item (pending:"
+                f" {', '.join(sorted(pending_fields)) or 'none'})",
+            )
+            for index, approval in enumerate(approvals)
+            if approval.field not in pending_fields
+        ]
+        if missing:
+            raise InvalidInputError(missing)
+        chosen = {approval.field for approval in approvals}
+        return [
+            (p.id, "queued", edits.get(p.field, p.proposed_value))
+            if p.field in chosen
+            else (p.id, "rejected", None)
+            for p in pending
+        ]
+
+    return replace(_APPROVE, proposals=verdicts)
+
+
+def _check_decider(decider: Decider, item: InboxItem) -> None:
+    """A member decides only the items addressed to them; an admin any of the workspace."""
+    if not decider.is_admin and item.user_id != decider.user_id:
+        raise PermissionDeniedError(
+            f"inbox item {item.id} is addressed to another member: a member decides"
+            " only their own items"
+        )
 
 
 def _expiry_verdict(status: Literal["approved", "expired"], after_hours: float) -> _Verdict:
@@ -351,10 +449,16 @@ def _snapshot(
                 "confidence": float(p.confidence),
                 "decision": verdict_of[p.id][0] if p.id in verdict_of else "undecided",
                 "approved": verdict_of[p.id][1] if p.id in verdict_of else None,
+                "edited": _edited(p, verdict_of.get(p.id)),
             }
             for p in pending
         ],
     }
+
+
+def _edited(proposal: Proposal, verdict: tuple[str, str | None] | None) -> bool:
+    """Whether the decider approved a value of their own rather than the proposed one."""
+    return verdict is not None and verdict[1] is not None and verdict[1] != proposal.proposed_value
 
 
 def _audit_entry(
@@ -372,6 +476,9 @@ def _audit_entry(
         "activity_log_id": None if item.activity_log_id is None else str(item.activity_log_id),
         "fields": {p.field: p.status for p in decided},
     }
+    edited = sorted(p.field for p in decided if p.approved_value not in (None, p.proposed_value))
+    if edited:
+        details["edited"] = edited
     if verdict.status == "rejected":
         details["reason_given"] = verdict.reason is not None
     if actor_user_id is None:  # the system's reason is its own words, never a person's

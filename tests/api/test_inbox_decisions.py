@@ -97,6 +97,64 @@ async def test_a_second_approval_is_a_conflict_that_changes_nothing(
     assert len(await decision_audit(pool, made.item.id)) == 1
 
 
+PARTIAL = (
+    "mutation($id: ID!, $fields: [FieldApprovalInput!]) {"
+    f" approveInboxItem(id: $id, fields: $fields) {{ {ITEM} }} }}"
+)
+
+
+async def test_approving_some_fields_rejects_the_others(
+    gql: GraphQL, tenants: Tenants, pool: asyncpg.Pool
+) -> None:
+    home = tenants.home
+    made = await make_item(
+        pool,
+        home.workspace_id,
+        home.member_id,
+        fields={"amount": ("20000", "60000"), "closedate": (None, "2026-04-30")},
+    )
+
+    item = gql.data(
+        PARTIAL,
+        {"id": str(made.item.id), "fields": [{"field": "closedate"}]},
+        token=home.member_token,
+    )["approveInboxItem"]
+
+    assert item["status"] == "APPROVED"
+    assert [(p["field"], p["approved"], p["status"]) for p in item["proposals"]] == [
+        ("amount", None, "REJECTED"),
+        ("closedate", "2026-04-30", "QUEUED"),
+    ]
+    assert await outbox_values(pool, made) == [("closedate", "2026-04-30")]
+
+
+async def test_a_bad_partial_approval_names_the_input_field_and_changes_nothing(
+    gql: GraphQL, tenants: Tenants, pool: asyncpg.Pool
+) -> None:
+    home = tenants.home
+    made = await make_item(pool, home.workspace_id, home.member_id)
+    variables: dict[str, Any] = {"id": str(made.item.id)}
+
+    twice = gql.query(
+        PARTIAL,
+        {**variables, "fields": [{"field": "amount"}, {"field": "amount"}]},
+        token=home.member_token,
+    )
+    assert error_codes(twice) == ["BAD_USER_INPUT"]
+    assert twice["errors"][0]["extensions"]["field"] == "fields.1.field"
+    # An edit is checked against the CRM's definitions: this workspace has no CRM connected.
+    edited = gql.query(
+        PARTIAL,
+        {**variables, "fields": [{"field": "amount", "value": "70000"}]},
+        token=home.member_token,
+    )
+    assert error_codes(edited) == ["CONFLICT"]
+    assert edited["errors"][0]["extensions"]["field"] == "crmConnection"
+    assert (await stored_item(pool, made.item.id))["status"] == "pending"
+    assert await outbox_values(pool, made) == []
+    assert await decision_audit(pool, made.item.id) == []
+
+
 async def test_rejecting_keeps_the_reason_and_the_activity_shows_it(
     gql: GraphQL, tenants: Tenants, pool: asyncpg.Pool
 ) -> None:

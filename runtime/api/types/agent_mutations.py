@@ -28,16 +28,13 @@ from runtime.agent_configs.service import (
     pause,
     update_agent,
 )
-from runtime.agents.extraction import Extractor
-from runtime.agents.extractors import RulesExtractor
 from runtime.agents.results import AgentPreviewResult as PreviewResult
-from runtime.api.context import ApiContext, Services
+from runtime.api.context import ApiContext
 from runtime.api.errors import ApiError
 from runtime.api.ids import parse_id
 from runtime.api.inputs import input_path, json_object, service_errors
 from runtime.api.types.agents import AgentConfig
 from runtime.api.types.common import JSON, CRMRecord, CRMType
-from runtime.connections.cipher import KeyRing
 from runtime.tokens.models import Principal
 
 __all__ = [
@@ -211,9 +208,9 @@ class Mutation:
                 agent_id=agent_id,
                 meeting_id=meeting,
                 requested_by=principal.user_id,
-                keyring=_keyring(services),
+                keyring=services.keyring(),
                 hubspot=services.settings.hubspot,
-                extractor=_extractor(services),
+                extractor=services.extractor(),
                 clock=services.clock,
             )
         return AgentPreviewResult.of(preview)
@@ -286,20 +283,3 @@ def _agent_paths(field: str) -> str:
     if field in {"agent", "agent config", "status"}:
         return "id"
     return _config_paths(field)
-
-
-def _keyring(services: Services) -> KeyRing:
-    """The process's key ring (it opens CRM credentials), built from the settings once."""
-    found = services.extras.get("keyring")
-    if not isinstance(found, KeyRing):
-        found = services.extras["keyring"] = KeyRing.from_settings(services.settings)
-    return found
-
-
-def _extractor(services: Services) -> Extractor:
-    """The extractor the process's runs use, so a preview proposes what a run would."""
-    found = services.extras.get("extractor")
-    if found is None:
-        found = services.extras["extractor"] = RulesExtractor()
-    extractor: Extractor = found
-    return extractor

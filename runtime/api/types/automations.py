@@ -23,14 +23,13 @@ from urllib.parse import urlsplit
 
 import strawberry
 
-from runtime.api.context import ApiContext, Services
+from runtime.api.context import ApiContext
 from runtime.api.ids import parse_id
 from runtime.api.inputs import input_path, json_object, service_errors
 from runtime.api.loaders import user_loader
 from runtime.api.types.common import JSON, User
 from runtime.automations import service
 from runtime.automations.models import StoredAutomation, Webhook, config_of
-from runtime.connections.cipher import KeyRing
 
 __all__ = [
     "AutomationActionType",
@@ -171,7 +170,7 @@ class Mutation:
                     workspace_id=principal.workspace_id,
                     owner_id=principal.user_id,
                     new=new,
-                    keyring=lambda: _keyring(services),
+                    keyring=services.keyring,
                     allow_private_hosts=services.settings.automations.allow_private_webhook_hosts,
                     now=services.clock.now(),
                 )
@@ -200,7 +199,7 @@ class Mutation:
                     actor_id=principal.user_id,
                     automation_id=automation_id,
                     change=change,
-                    keyring=lambda: _keyring(services),
+                    keyring=services.keyring,
                     allow_private_hosts=services.settings.automations.allow_private_webhook_hosts,
                     now=services.clock.now(),
                 )
@@ -234,11 +233,3 @@ def _json_or_none(value: JSON | None, field: str) -> dict[str, object] | None:
 def _id_or_input_path(field: str) -> str:
     """The automation looked up is the ``id`` argument; the rest are input fields."""
     return "id" if field == "id" else input_path(field)
-
-
-def _keyring(services: Services) -> KeyRing:
-    """The process's key ring (it seals webhook secrets), built from the settings once."""
-    found = services.extras.get("keyring")
-    if not isinstance(found, KeyRing):
-        found = services.extras["keyring"] = KeyRing.from_settings(services.settings)
-    return found

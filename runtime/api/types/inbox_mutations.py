@@ -1,5 +1,6 @@
-"""The decisions on inbox items: ``approveInboxItem``, ``rejectInboxItem`` and
-``batchApproveInboxItems`` (rules in ``runtime.inbox.decisions``).
+"""The decisions on inbox items: ``approveInboxItem`` (all fields, or some, possibly
+edited), ``rejectInboxItem`` and ``batchApproveInboxItems`` (rules in
+``runtime.inbox.decisions``).
 
 The decider is the token's user. A member decides only the items addressed to them
 (``FORBIDDEN`` otherwise), an admin any item of the workspace; an item of another workspace
@@ -26,21 +27,41 @@ from runtime.api.ids import parse_id, parse_ids
 from runtime.api.types.inbox import InboxItem
 from runtime.errors import ClientError, ConflictError, NotFoundError
 from runtime.inbox.decisions import MAX_BATCH, InboxDecisions
+from runtime.inbox.edits import FieldApproval
 
 __all__ = ["Mutation"]
 
 Info = strawberry.Info[ApiContext, None]
 
 
+@strawberry.input(description="One field to approve, as proposed or with an edited value.")
+class FieldApprovalInput:
+    field: str = strawberry.field(description="The CRM property, as the item's proposal names it.")
+    value: str | None = strawberry.field(
+        default=None,
+        description="The value to write instead of the proposed one, in any form the"
+        " property takes (`60,000`, a stage's label or id, `2026-05-01`); it is approved in"
+        " the CRM's own form. Leave it out to approve the proposed value.",
+    )
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation(
-        description="Approve every pending field of an item as proposed; they are queued for"
-        " writing to the CRM. CONFLICT when the item is no longer pending or is a question."
+        description="Approve an item: every pending field as proposed, or only `fields` (each"
+        " as proposed or with an edited `value`, checked against the CRM's property"
+        " definitions; the item's other pending fields are rejected). Approved fields are"
+        " queued for writing to the CRM. CONFLICT when the item is no longer pending or is a"
+        " question."
     )
-    async def approve_inbox_item(self, info: Info, id: strawberry.ID) -> InboxItem:
+    async def approve_inbox_item(
+        self, info: Info, id: strawberry.ID, fields: list[FieldApprovalInput] | None = None
+    ) -> InboxItem:
         principal = info.context.principal
-        decision = await _decisions(info).approve(principal, parse_id(id, "id"))
+        approvals = None
+        if fields is not None:
+            approvals = [FieldApproval(f.field, f.value) for f in fields]
+        decision = await _decisions(info).approve(principal, parse_id(id, "id"), approvals)
         return InboxItem.of(decision.item)
 
     @strawberry.mutation(
@@ -78,7 +99,8 @@ class Mutation:
 
 
 def _decisions(info: Info) -> InboxDecisions:
-    return InboxDecisions(info.context.pool, info.context.services.clock)
+    services = info.context.services
+    return InboxDecisions(services.pool, services.clock, services.crms())
 
 
 def _item_error(error: ClientError, index: int) -> ApiError:
