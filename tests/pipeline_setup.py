@@ -10,12 +10,32 @@ from uuid import UUID
 import asyncpg
 
 from runtime.agents.config import AgentConfig, FieldPolicy
+from runtime.clock import SystemClock
+from runtime.crm.audited import AuditedCrm
+from runtime.crm.port import CrmPort
 from runtime.meetings.service import import_meeting
+from runtime.runs.executor import NoCrmConnectionError, WorkspaceCrm
 from runtime.users.models import UserCreate
 from runtime.users.service import add_user_to_workspace
 from runtime.workspaces.models import WorkspaceCreate
 from runtime.workspaces.repo import WorkspaceRepo
 from tests.meetings import dialogue
+
+
+class StaticCrms:
+    """A CRM per workspace, as the tests set them; none for the others (a ``CrmSource``)."""
+
+    def __init__(self) -> None:
+        self.by_workspace: dict[UUID, CrmPort] = {}
+
+    async def for_workspace(self, workspace_id: UUID) -> WorkspaceCrm:
+        try:
+            crm = self.by_workspace[workspace_id]
+        except KeyError:
+            raise NoCrmConnectionError(workspace_id) from None
+        audited = AuditedCrm(crm, workspace_id=workspace_id, clock=SystemClock())
+        return WorkspaceCrm(port=audited, audit=audited)
+
 
 FIELDS = ("dealstage", "amount", "closedate", "hs_next_step")
 PRICE_AGREED = (

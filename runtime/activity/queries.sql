@@ -190,3 +190,15 @@ WHERE a.workspace_id = $1 AND a.id = ANY($2::uuid[]) AND a.status = 'pending'
     WHERE p.activity_log_id = a.id AND p.status IN ('pending', 'queued', 'written', 'failed')
   )
 RETURNING a.id;
+
+-- name: reroute_activity
+-- A question's activity once it is answered (runtime.inbox.answers): the deal the person
+-- picked and what the agent now proposes for it. Only while the activity waits (pending).
+UPDATE activity_logs
+SET crm_record_id = $3, crm_record_type = $4, action_type = $5, fields_updated = $6,
+    overall_confidence = $7, details = COALESCE(details, '{}'::jsonb) || $8, updated_at = $9
+WHERE workspace_id = $1 AND id = $2 AND status = 'pending'
+RETURNING
+  id, workspace_id, agent_config_id, user_id, meeting_id, crm_record_id, crm_record_type,
+  action_type, fields_updated, overall_confidence, status, error_message, agent_run_id,
+  details, created_at, updated_at;

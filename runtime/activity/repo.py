@@ -246,6 +246,36 @@ class ActivityRepo:
         ended = {row["id"] for row in rows}
         await self.settle_written(workspace_id, [i for i in set(ids) if i not in ended], now=now)
 
+    async def reroute(
+        self,
+        workspace_id: UUID,
+        activity_id: UUID,
+        *,
+        crm_record_id: str | None,
+        crm_record_type: str | None,
+        action_type: str,
+        fields_updated: dict[str, Any],
+        overall_confidence: float | None,
+        details: dict[str, Any],
+        now: datetime,
+    ) -> ActivityLog | None:
+        """A question's activity once answered: the picked deal and what the agent now
+        proposes; ``details`` are merged into the stored ones. None when the activity is no
+        longer pending."""
+        row = await self._db.fetchrow(
+            _SQL["reroute_activity"],
+            workspace_id,
+            activity_id,
+            crm_record_id,
+            crm_record_type,
+            action_type,
+            fields_updated,
+            None if overall_confidence is None else Decimal(str(round(overall_confidence, 2))),
+            details,
+            now,
+        )
+        return None if row is None else _activity(row)
+
     async def set_created_records(
         self, workspace_id: UUID, created: Sequence[tuple[UUID, str]], *, now: datetime
     ) -> int:

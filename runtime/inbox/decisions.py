@@ -180,7 +180,7 @@ class InboxDecisions:
         found = await inbox.get_items(workspace_id, [item_id])
         if not found:
             raise NotFoundError("inbox item", str(item_id), field="id")
-        _check_decider(decider, found[0])
+        check_decider(decider, found[0])
         if found[0].status != "pending":
             # Say who decided it, as the decision would; nothing is read from the CRM.
             return {}
@@ -294,9 +294,9 @@ class InboxDecisions:
             now = self._clock.now()  # after any wait for the lock: when it was decided
             item = locked.item
             if decider is not None:
-                _check_decider(decider, item)
+                check_decider(decider, item)
             if item.status != "pending":
-                raise ConflictError("id", _already_decided(locked))
+                raise ConflictError("id", already_decided(locked))
             if verdict.status == "approved" and item.item_type == "question":
                 if verdict.for_questions is not None:
                     verdict = verdict.for_questions
@@ -375,7 +375,7 @@ def _partial_approval(approvals: Sequence[FieldApproval], edits: Mapping[str, st
     return replace(_APPROVE, proposals=verdicts)
 
 
-def _check_decider(decider: Decider, item: InboxItem) -> None:
+def check_decider(decider: Decider, item: InboxItem) -> None:
     """A member decides only the items addressed to them; an admin any of the workspace."""
     if not decider.is_admin and item.user_id != decider.user_id:
         raise PermissionDeniedError(
@@ -413,7 +413,7 @@ def _checked_reason(reason: str | None) -> str | None:
     return stripped
 
 
-def _already_decided(locked: LockedItem) -> str:
+def already_decided(locked: LockedItem) -> str:
     """Why a decision on a no-longer-pending item changes nothing, in the user's terms."""
     item = locked.item
     subject = f"inbox item {item.id}"
@@ -425,6 +425,9 @@ def _already_decided(locked: LockedItem) -> str:
         return f"{subject} expired{when}: it can no longer be decided"
     if item.status == "superseded":
         return f"{subject} was superseded by a newer meeting's proposal{when}"
+    if item.status == "answered":
+        who = locked.resolved_by_email or "someone"
+        return f"{subject} was already answered by {who}{when} ({locked.resolution_reason})"
     return f"{subject} is {item.status or 'in no state'}, not pending"
 
 

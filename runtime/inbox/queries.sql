@@ -396,3 +396,27 @@ UPDATE inbox_items
 SET reminded_at = $2
 WHERE id = ANY($1::uuid[]) AND status = 'pending' AND reminded_at IS NULL
 RETURNING id, workspace_id, user_id, activity_log_id;
+
+-- name: reroute_proposals
+-- A question's pending proposals once it is answered (runtime.inbox.answers): each takes
+-- the picked deal and what routing now says of it (status 'pending' in the follow-up item,
+-- 'queued' to be written, 'superseded' when the field is no longer proposed). One no longer
+-- pending is left alone.
+UPDATE proposals p
+SET crm_record_id = r.crm_record_id, before_value = r.before_value,
+    proposed_value = r.proposed_value, confidence = r.confidence, route = r.route,
+    status = r.status, reason = r.reason, evidence = r.evidence::jsonb,
+    inbox_item_id = r.inbox_item_id, updated_at = $12
+FROM unnest(
+  $2::uuid[], $3::text[], $4::text[], $5::text[], $6::numeric[], $7::text[], $8::text[],
+  $9::text[], $10::text[], $11::uuid[]
+) AS r(
+  id, crm_record_id, before_value, proposed_value, confidence, route, status, reason,
+  evidence, inbox_item_id
+)
+WHERE p.workspace_id = $1 AND p.id = r.id AND p.status = 'pending'
+RETURNING
+  p.id, p.workspace_id, p.activity_log_id, p.inbox_item_id, p.crm_record_type,
+  p.crm_record_id, p.field, p.before_value, p.proposed_value, p.approved_value,
+  p.written_value, p.confidence, p.route, p.status, p.reason, p.evidence, p.error_message,
+  p.decided_by, p.decided_at, p.created_at, p.updated_at;

@@ -429,6 +429,38 @@ class InboxRepo:
         )
         return sorted((_proposal(row) for row in rows), key=lambda p: p.field)
 
+    async def reroute_proposals(
+        self,
+        workspace_id: UUID,
+        rerouted: Sequence[tuple[UUID, ProposalDraft, str]],
+        *,
+        crm_record_id: str | None,
+        inbox_item_id: UUID | None,
+        now: datetime,
+    ) -> list[Proposal]:
+        """A question's pending proposals moved to the picked deal, as (id, what routing now
+        says of the field, new status): ``pending`` ones join ``inbox_item_id``, ``queued``
+        ones are to be written, ``superseded`` ones are no longer proposed. The ones that
+        were still pending, as they are now."""
+        if not rerouted:
+            return []
+        rows = await self._db.fetch(
+            _SQL["reroute_proposals"],
+            workspace_id,
+            [proposal_id for proposal_id, _, _ in rerouted],
+            [crm_record_id] * len(rerouted),
+            [d.before for _, d, _ in rerouted],
+            [d.proposed for _, d, _ in rerouted],
+            [_two_places(d.confidence) for _, d, _ in rerouted],
+            [d.route for _, d, _ in rerouted],
+            [status for _, _, status in rerouted],
+            [d.reason for _, d, _ in rerouted],
+            [json.dumps(d.evidence) for _, d, _ in rerouted],
+            [inbox_item_id if status == "pending" else None for _, _, status in rerouted],
+            now,
+        )
+        return sorted((_proposal(row) for row in rows), key=lambda p: p.field)
+
     # Supersession (runtime.runs.executor) -----------------------------------------------
 
     async def supersede_stale(

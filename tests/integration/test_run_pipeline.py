@@ -18,10 +18,8 @@ from runtime.activity.repo import ActivityRepo
 from runtime.agents.config import AgentConfig
 from runtime.agents.extractors.rules import RulesExtractor
 from runtime.clock import SystemClock
-from runtime.crm.audited import AuditedCrm
 from runtime.crm.errors import CrmConnectionError
 from runtime.crm.memory import InMemoryCrm
-from runtime.crm.port import CrmPort
 from runtime.crm.snapshot import load_snapshot
 from runtime.events import ACTIVITY_LOGS, INBOX_ITEMS, Event, listen
 from runtime.inbox.repo import InboxRepo
@@ -31,10 +29,8 @@ from runtime.outbox.repo import OutboxRepo
 from runtime.runs.dispatcher import Dispatcher
 from runtime.runs.executor import (
     LeaseLostError,
-    NoCrmConnectionError,
     RunExecutor,
     RunResult,
-    WorkspaceCrm,
 )
 from runtime.runs.models import AgentRun
 from runtime.runs.repo import RunRepo
@@ -43,7 +39,7 @@ from runtime.users.service import add_user_to_workspace
 from runtime.workspaces.models import WorkspaceCreate
 from runtime.workspaces.repo import WorkspaceRepo
 from tests.meetings import EXAMPLE_PATH, dialogue
-from tests.pipeline_setup import auto_apply_config, insert_agent
+from tests.pipeline_setup import StaticCrms, auto_apply_config, insert_agent
 
 CRM_SNAPSHOT = EXAMPLE_PATH.with_name("crm.json")
 FIELDS = ("dealstage", "amount", "closedate", "hs_next_step")
@@ -53,21 +49,6 @@ SAID = (
     ("Dana Ruiz", "Sixty thousand works for us. We'll sign by the end of next month."),
     ("Sam Lee", "Great. I'll send the order form tomorrow."),
 )
-
-
-class StaticCrms:
-    """A CRM per workspace, as the tests set them; none for the others."""
-
-    def __init__(self) -> None:
-        self.by_workspace: dict[UUID, CrmPort] = {}
-
-    async def for_workspace(self, workspace_id: UUID) -> WorkspaceCrm:
-        try:
-            crm = self.by_workspace[workspace_id]
-        except KeyError:
-            raise NoCrmConnectionError(workspace_id) from None
-        audited = AuditedCrm(crm, workspace_id=workspace_id, clock=SystemClock())
-        return WorkspaceCrm(port=audited, audit=audited)
 
 
 class DownCrm(InMemoryCrm):

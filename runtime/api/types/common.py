@@ -74,6 +74,7 @@ class InboxStatus(Enum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     SUPERSEDED = "superseded"
+    ANSWERED = "answered"  # a question whose deal a person picked
 
 
 @strawberry.enum

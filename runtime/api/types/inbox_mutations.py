@@ -1,6 +1,6 @@
 """The decisions on inbox items: ``approveInboxItem`` (all fields, or some, possibly
-edited), ``rejectInboxItem`` and ``batchApproveInboxItems`` (rules in
-``runtime.inbox.decisions``).
+edited), ``rejectInboxItem``, ``batchApproveInboxItems`` (rules in
+``runtime.inbox.decisions``) and ``answerInboxQuestion`` (``runtime.inbox.answers``).
 
 The decider is the token's user. A member decides only the items addressed to them
 (``FORBIDDEN`` otherwise), an admin any item of the workspace; an item of another workspace
@@ -24,8 +24,10 @@ import strawberry
 from runtime.api.context import ApiContext
 from runtime.api.errors import ApiError, ErrorCode, api_error_from, report_error
 from runtime.api.ids import parse_id, parse_ids
+from runtime.api.types.activity import ActivityLog
 from runtime.api.types.inbox import InboxItem
 from runtime.errors import ClientError, ConflictError, NotFoundError
+from runtime.inbox.answers import QuestionAnswers
 from runtime.inbox.decisions import MAX_BATCH, InboxDecisions
 from runtime.inbox.edits import FieldApproval
 
@@ -42,6 +44,18 @@ class FieldApprovalInput:
         description="The value to write instead of the proposed one, in any form the"
         " property takes (`60,000`, a stage's label or id, `2026-05-01`); it is approved in"
         " the CRM's own form. Leave it out to approve the proposed value.",
+    )
+
+
+@strawberry.type(description="A question answered: the question, and where its fields went.")
+class AnswerInboxQuestionPayload:
+    question: InboxItem = strawberry.field(description="The question, now ANSWERED.")
+    follow_up: InboxItem | None = strawberry.field(
+        description="The APPROVAL item holding the fields that still need a person; null"
+        " when every field was queued for writing or needs no change."
+    )
+    activity_log: ActivityLog = strawberry.field(
+        description="The run's activity, now about the picked deal."
     )
 
 
@@ -74,6 +88,27 @@ class Mutation:
         principal = info.context.principal
         decision = await _decisions(info).reject(principal, parse_id(id, "id"), reason)
         return InboxItem.of(decision.item)
+
+    @strawberry.mutation(
+        description="Answer a QUESTION item: the meeting is about the CRM deal `dealId`. The"
+        " agent's routing runs again for that deal: confident fields are queued for writing,"
+        " the rest go to a new APPROVAL item for the same person (`followUp`). The question"
+        " becomes ANSWERED. CONFLICT when the item is not a pending question; BAD_USER_INPUT"
+        " (`dealId`) when the CRM has no such deal."
+    )
+    async def answer_inbox_question(
+        self, info: Info, id: strawberry.ID, deal_id: str
+    ) -> AnswerInboxQuestionPayload:
+        services = info.context.services
+        answers = QuestionAnswers(
+            services.pool, services.clock, services.crms(), extractor=services.extractor()
+        )
+        answer = await answers.answer(info.context.principal, parse_id(id, "id"), deal_id)
+        return AnswerInboxQuestionPayload(
+            question=InboxItem.of(answer.question),
+            follow_up=None if answer.follow_up is None else InboxItem.of(answer.follow_up),
+            activity_log=ActivityLog.of(answer.activity),
+        )
 
     @strawberry.mutation(
         description=f"Approve up to {MAX_BATCH} items, each on its own. Returns every item the"
