@@ -14,6 +14,8 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from runtime.api.context import ApiContext
+from runtime.api.errors import ApiError, ErrorCode
+from runtime.api.ids import parse_id
 from runtime.api.loaders import Shown, keyed_loader, load_ahead, shown, user_loader
 from runtime.api.pagination import (
     Connection,
@@ -125,6 +127,22 @@ class Query:
             items = [edge.node.stored for edge in page.edges]
             await load_ahead(activity_loader(context), [i.activity_log_id for i in items])
         return page
+
+    @strawberry.field(
+        description="One item by id: a member's own, or any of the workspace's for an admin"
+        " (FORBIDDEN for another member's); null when the workspace has no such item."
+    )
+    async def inbox_item(self, info: Info, id: strawberry.ID) -> InboxItem | None:
+        context = info.context
+        found = await inbox_item_loader(context).load(parse_id(id, "id"))
+        if found is None:
+            return None
+        principal = context.principal
+        if not principal.is_admin and found.user_id != principal.user_id:
+            raise ApiError(
+                f"inbox item {found.id} is addressed to another member", ErrorCode.FORBIDDEN
+            )
+        return InboxItem.of(found)
 
     @strawberry.field(description="How many of a user's items wait for a decision.")
     async def inbox_count(self, info: Info, user_id: strawberry.ID) -> int:

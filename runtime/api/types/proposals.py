@@ -62,7 +62,10 @@ class Proposal:
         description="The CRM's value when the agent read it (what an approval is checked against)."
     )
     proposed: str = strawberry.field(description="The agent's value.")
-    approved: str | None = strawberry.field(description="The value a person approved, if edited.")
+    approved: str | None = strawberry.field(
+        description="The value approved (the proposed one, or a person's edit, in the CRM's"
+        " form); null until approved."
+    )
     written: str | None = strawberry.field(description="The value the CRM accepted.")
     confidence: float
     route: ProposalRoute
