@@ -148,6 +148,21 @@ class HubSpotSettings(BaseModel):
         ge=0,
         description="Refresh an OAuth access token this long before it expires.",
     )
+    oauth_state_ttl_s: float = Field(
+        default=600.0,
+        gt=0,
+        description=(
+            "Seconds an OAuth authorize URL handed out by `startCrmOAuth` stays usable; its"
+            " state works once, within this time."
+        ),
+    )
+    oauth_return_url: str | None = Field(
+        default=None,
+        description=(
+            "Where the OAuth callback page sends the browser afterwards (e.g. the app's"
+            " settings page), with `?oauth=<outcome>` added. Unset: the page stays."
+        ),
+    )
 
 
 class LlmSettings(BaseModel):

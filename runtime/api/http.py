@@ -1,5 +1,6 @@
 """The ASGI app: GraphQL over HTTP and graphql-transport-ws at ``/graphql`` (GraphiQL in a
 browser), the signed meeting webhook at ``/webhooks/meetings`` (``runtime.api.webhooks``),
+HubSpot's OAuth callback at ``/oauth/hubspot/callback`` (``runtime.api.oauth_callback``),
 and ``/healthz``.
 
 ``serve_app.py`` hosts it on Ray Serve; ``bench.api`` also runs it on plain uvicorn. It is
@@ -37,6 +38,7 @@ from runtime.api.context import ApiContext, Services
 from runtime.api.errors import ErrorCode
 from runtime.api.events_hub import EventHub
 from runtime.api.gc_tuning import freeze_startup_objects, unfreeze
+from runtime.api.oauth_callback import oauth_callback_router
 from runtime.api.ratelimit import RateLimiter, retry_after_header
 from runtime.api.schema import build_schema
 from runtime.api.webhooks import meeting_webhook_router
@@ -187,6 +189,7 @@ def build_api_app(settings: Settings, *, open_pool: PoolOpener | None = None) ->
     http = FastAPI(title="crm-agents", lifespan=lifespan)
     http.include_router(router, prefix="/graphql")
     http.include_router(meeting_webhook_router(state))
+    http.include_router(oauth_callback_router(state))
 
     @http.exception_handler(ApiHttpError)
     async def refused(_: Request, exc: ApiHttpError) -> JSONResponse:

@@ -20,19 +20,16 @@ from runtime.cli._common import (
     run,
 )
 from runtime.connections.cipher import KeyRing
-from runtime.connections.models import CrmConnection, CrmCredentials
+from runtime.connections.models import CrmConnection
 from runtime.connections.repo import CrmConnectionRepo
 from runtime.connections.service import (
     connect_private_token,
-    crm_client,
     disconnect,
     rotate_keys,
 )
-from runtime.crm.errors import CrmAuthError, CrmConnectionError, CrmError
-from runtime.crm.hubspot.retry import RetryPolicy
-from runtime.errors import IntegrationError, InvalidInputError
+from runtime.connections.verify import verify_private_token
+from runtime.errors import InvalidInputError
 from runtime.meeting_webhooks.service import rotate_meeting_webhook_secrets
-from runtime.settings import HubSpotSettings
 from runtime.workspaces.repo import WorkspaceRepo
 
 crm_app = command_group(
@@ -95,7 +92,10 @@ def connect_command(
                 except InvalidInputError as exc:
                     raise _named_as_options(exc) from exc
                 if not no_verify:
-                    await _verify(connection, CrmCredentials(access_token=secret), settings.hubspot)
+                    try:
+                        await verify_private_token(secret, connection.base_url, settings.hubspot)
+                    except InvalidInputError as exc:
+                        raise _named_as_options(exc) from exc
         return {**connection.model_dump(mode="json"), "verified": not no_verify}
 
     result = run(body)
@@ -199,31 +199,6 @@ def _read_token(value: str) -> str:
         where = " (standard input was empty)" if value == "-" else ""
         raise InvalidInputError.one("--token", f"must not be empty{where}")
     return token
-
-
-async def _verify(
-    connection: CrmConnection, credentials: CrmCredentials, hubspot: HubSpotSettings
-) -> None:
-    """Read the deal property definitions with the token, as the agents will."""
-    # One retry at most: a person is waiting, and running the command again is cheap.
-    retry = RetryPolicy(
-        max_retries=min(1, hubspot.max_retries),
-        base_delay_s=hubspot.retry_base_delay_s,
-        max_delay_s=hubspot.retry_max_delay_s,
-    )
-    async with crm_client(connection, credentials, hubspot, retry=retry) as client:
-        try:
-            await client.property_definitions("deals")
-        except CrmAuthError as exc:
-            raise InvalidInputError.one(
-                "--token", f"{connection.base_url} refused it: {exc}"
-            ) from exc
-        except CrmConnectionError as exc:
-            raise IntegrationError(f"cannot reach {connection.base_url}: {exc}") from exc
-        except CrmError as exc:
-            raise IntegrationError(
-                f"{connection.base_url} could not check the token: {exc}"
-            ) from exc
 
 
 def _named_as_options(exc: InvalidInputError) -> InvalidInputError:

@@ -9,7 +9,14 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-__all__ = ["AuthKind", "ConnectionStatus", "CrmConnection", "CrmCredentials", "CrmType"]
+__all__ = [
+    "AuthKind",
+    "ConnectionStatus",
+    "CrmConnection",
+    "CrmCredentials",
+    "CrmType",
+    "OAuthAttempt",
+]
 
 CrmType = Literal["hubspot", "salesforce"]
 AuthKind = Literal["private_token", "oauth"]
@@ -60,3 +67,16 @@ class CrmCredentials(BaseModel):
             },
             separators=(",", ":"),
         ).encode()
+
+
+class OAuthAttempt(BaseModel):
+    """An OAuth connect started by an admin: what its state is bound to (never the state)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    workspace_id: UUID
+    crm_type: CrmType
+    started_by: UUID = Field(description="The admin the grant is stored and audited for.")
+    created_at: datetime
+    expires_at: datetime
+    consumed_at: datetime | None = Field(description="When the callback used its state.")

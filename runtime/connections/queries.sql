@@ -62,3 +62,24 @@ WHERE workspace_id = $1 AND crm_type = $2
 RETURNING
   id, workspace_id, crm_type, auth_kind, base_url, key_id, access_expires_at, hub_id, scopes,
   status, created_by, created_at, updated_at;
+
+-- name: insert_oauth_state
+INSERT INTO crm_oauth_states (state_digest, workspace_id, crm_type, started_by, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING workspace_id, crm_type, started_by, created_at, expires_at, consumed_at;
+
+-- name: forget_expired_oauth_states
+DELETE FROM crm_oauth_states WHERE workspace_id = $1 AND expires_at <= $2;
+
+-- name: consume_oauth_state
+-- Once: of two callbacks racing with one state, the second waits for the first to commit,
+-- then finds consumed_at set and returns nothing.
+UPDATE crm_oauth_states
+SET consumed_at = $2
+WHERE state_digest = $1 AND consumed_at IS NULL AND expires_at > $2
+RETURNING workspace_id, crm_type, started_by, created_at, expires_at, consumed_at;
+
+-- name: get_oauth_state
+SELECT workspace_id, crm_type, started_by, created_at, expires_at, consumed_at
+FROM crm_oauth_states
+WHERE state_digest = $1;

@@ -11,13 +11,19 @@ from uuid import UUID
 
 import asyncpg
 
-from runtime.connections.models import AuthKind, ConnectionStatus, CrmConnection, CrmType
+from runtime.connections.models import (
+    AuthKind,
+    ConnectionStatus,
+    CrmConnection,
+    CrmType,
+    OAuthAttempt,
+)
 from runtime.db import Executor
 from runtime.db.constraints import domain_error
 from runtime.db.named_sql import load_queries
 from runtime.errors import NotFoundError, StorageError
 
-__all__ = ["CrmConnectionRepo", "SealedConnection", "SealedSecret"]
+__all__ = ["CrmConnectionRepo", "OAuthStateRepo", "SealedConnection", "SealedSecret"]
 
 _SQL = load_queries(Path(__file__).with_name("queries.sql"))
 
@@ -127,6 +133,59 @@ class CrmConnectionRepo:
         """Set the connection's status; None when the workspace has no such connection."""
         row = await self._db.fetchrow(_SQL["set_connection_status"], workspace_id, crm_type, status)
         return None if row is None else _connection(row)
+
+
+class OAuthStateRepo:
+    """OAuth connect attempts, keyed by the digest of their state (the state is not stored)."""
+
+    def __init__(self, db: Executor) -> None:
+        self._db = db
+
+    async def insert(
+        self,
+        state_digest: bytes,
+        workspace_id: UUID,
+        *,
+        crm_type: CrmType,
+        started_by: UUID,
+        created_at: datetime,
+        expires_at: datetime,
+    ) -> OAuthAttempt:
+        try:
+            row = await self._db.fetchrow(
+                _SQL["insert_oauth_state"],
+                state_digest,
+                workspace_id,
+                crm_type,
+                started_by,
+                created_at,
+                expires_at,
+            )
+        except asyncpg.ForeignKeyViolationError as exc:
+            raise domain_error(
+                exc,
+                {
+                    "crm_oauth_states_workspace_id_fkey": lambda: NotFoundError(
+                        "workspace", str(workspace_id)
+                    ),
+                    "crm_oauth_states_started_by_fkey": lambda: NotFoundError(
+                        "user", str(started_by), field="started_by"
+                    ),
+                },
+            ) from exc
+        return OAuthAttempt.model_validate(dict(row))
+
+    async def forget_expired(self, workspace_id: UUID, now: datetime) -> None:
+        await self._db.execute(_SQL["forget_expired_oauth_states"], workspace_id, now)
+
+    async def consume(self, state_digest: bytes, now: datetime) -> OAuthAttempt | None:
+        """Mark the attempt used; None unless it exists, is unused and has not expired."""
+        row = await self._db.fetchrow(_SQL["consume_oauth_state"], state_digest, now)
+        return None if row is None else OAuthAttempt.model_validate(dict(row))
+
+    async def get(self, state_digest: bytes) -> OAuthAttempt | None:
+        row = await self._db.fetchrow(_SQL["get_oauth_state"], state_digest)
+        return None if row is None else OAuthAttempt.model_validate(dict(row))
 
 
 def _connection(row: Any) -> CrmConnection:

@@ -19,6 +19,7 @@ from runtime.audit.repo import AuditRepo
 from runtime.connections.cipher import KeyRing
 from runtime.connections.models import AuthKind, CrmConnection, CrmCredentials, CrmType
 from runtime.connections.repo import CrmConnectionRepo, SealedConnection, SealedSecret
+from runtime.connections.verify import verify_private_token
 from runtime.crm.hubspot.auth import OAuthTokens, PrivateAppToken
 from runtime.crm.hubspot.client import HubSpotClient
 from runtime.crm.hubspot.retry import RetryPolicy
@@ -28,6 +29,7 @@ from runtime.settings import HubSpotSettings
 
 __all__ = [
     "connect_private_token",
+    "connect_verified_private_token",
     "crm_client",
     "disconnect",
     "load_credentials",
@@ -68,6 +70,39 @@ async def connect_private_token(
         scopes=(),
         created_by=created_by,
     )
+
+
+async def connect_verified_private_token(
+    pool: asyncpg.Pool,
+    keyring: KeyRing,
+    workspace_id: UUID,
+    *,
+    token: str | SecretStr,
+    base_url: str,
+    hubspot: HubSpotSettings,
+    created_by: UUID | None = None,
+) -> CrmConnection:
+    """``connect_private_token`` once the CRM has accepted the token (``verify_private_token``).
+
+    The token is checked before a database connection is taken (no transaction waits on the
+    CRM); a refused token, or a CRM that does not answer, leaves the workspace's existing
+    connection as it was. The connection and its audit entry are stored in one transaction.
+
+    Raises:
+        InvalidInputError: a malformed token or base URL, or a token the CRM refuses (field
+            ``token``).
+        runtime.connections.verify.CrmCheckError: the CRM at the base URL did not answer or
+            failed.
+        NotFoundError: no such workspace (or ``created_by`` user).
+    """
+    secret = token if isinstance(token, SecretStr) else SecretStr(token)
+    _check_token(secret)
+    url = _checked_base_url(base_url)
+    await verify_private_token(secret, url, hubspot)
+    async with pool.acquire() as conn, conn.transaction():
+        return await connect_private_token(
+            conn, keyring, workspace_id, token=secret, base_url=url, created_by=created_by
+        )
 
 
 async def save_oauth_tokens(
@@ -119,11 +154,16 @@ async def load_credentials(
 
 
 async def disconnect(
-    conn: Executor, workspace_id: UUID, crm_type: CrmType = "hubspot"
+    conn: Executor,
+    workspace_id: UUID,
+    crm_type: CrmType = "hubspot",
+    *,
+    actor: UUID | None = None,
 ) -> CrmConnection:
     """Mark the workspace's connection revoked; its credentials are no longer loaded.
 
     The token stays valid in the CRM itself: a private app token must be rotated there.
+    ``actor`` is the user the audit entry names (None from the CLI).
 
     Raises:
         NotFoundError: the workspace has no such connection.
@@ -131,7 +171,7 @@ async def disconnect(
     connection = await CrmConnectionRepo(conn).set_status(workspace_id, crm_type, "revoked")
     if connection is None:
         raise NotFoundError(f"{crm_type} connection in workspace", str(workspace_id), "workspace")
-    await _audit(conn, connection, "crm.disconnect", actor=None)
+    await _audit(conn, connection, "crm.disconnect", actor=actor)
     return connection
 
 

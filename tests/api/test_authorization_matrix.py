@@ -81,8 +81,10 @@ class World:
     async def meeting(self) -> str:
         return str(await add_meeting(self.pool, self.tenants.home.workspace_id, _unique("Call")))
 
-    async def item(self, user: str) -> str:
-        made = await make_item(self.pool, self.tenants.home.workspace_id, UUID(user))
+    async def item(self, user: str, item_type: Literal["approval", "question"] = "approval") -> str:
+        made = await make_item(
+            self.pool, self.tenants.home.workspace_id, UUID(user), item_type=item_type
+        )
         return str(made.item.id)
 
     async def anomaly(self) -> str:
@@ -185,6 +187,14 @@ async def _admin_item(world: World) -> Variables:
     return {"id": await world.item(world.admin)}
 
 
+async def _member_question(world: World) -> Variables:
+    return {"id": await world.item(world.member, "question"), "dealId": "301"}
+
+
+async def _admin_question(world: World) -> Variables:
+    return {"id": await world.item(world.admin, "question"), "dealId": "301"}
+
+
 async def _anomaly(world: World) -> Variables:
     return {"id": await world.anomaly()}
 
@@ -259,6 +269,10 @@ ROWS: dict[str, list[Case]] = {
     ],
     "inboxItems": _users("inbox"),
     "inboxCount": _users("inbox count"),
+    "inboxItem": [
+        case("the member's item", _member_item, other=NULL, member=OK, admin=OK),
+        case("the admin's item", _admin_item, other=NULL, member=F, admin=OK),
+    ],
     "workspaceMetrics": [
         case("metrics", _with(_workspace, window="1h"), other=F, member=OK, admin=OK)
     ],
@@ -269,6 +283,13 @@ ROWS: dict[str, list[Case]] = {
     "meetings": [case("the workspace's meetings", _workspace, other=F, member=OK, admin=OK)],
     # Null data without a connection: OK means no error.
     "crmConnection": [case("connection status", _workspace, other=F, member=OK, admin=OK)],
+    # The admin passes authorization and meets the next check: no CRM connection.
+    "crmDealProperties": [
+        case("the CRM's deal properties", _workspace, other=F, member=F, admin="CONFLICT")
+    ],
+    "crmDealPipelines": [
+        case("the CRM's deal pipelines", _workspace, other=F, member=F, admin="CONFLICT")
+    ],
     "anomalies": [case("the workspace's anomalies", _workspace, other=F, member=OK, admin=OK)],
     "userAutomations": _users("automations"),
     "notificationPreferences": _users("preferences"),
@@ -298,6 +319,19 @@ ROWS: dict[str, list[Case]] = {
         case("preview on a meeting", _preview, other=NF, member=F, admin="CONFLICT")
     ],
     "ingestMeeting": [case("ingest a meeting", _ingest, other=F, member=OK, admin=OK)],
+    # The matrix's server has no OAuth app configured: the admin meets that check.
+    "startCrmOAuth": [case("start connecting", _workspace, other=F, member=F, admin="CONFLICT")],
+    # An empty token is refused before HubSpot is asked.
+    "connectCrmPrivateToken": [
+        case(
+            "connect with a token",
+            _with(_workspace, token=""),
+            other=F,
+            member=F,
+            admin="BAD_USER_INPUT",
+        )
+    ],
+    "disconnectCrm": [case("disconnect", _workspace, other=F, member=F, admin=NF)],
     "approveInboxItem": [
         case("the member's item", _member_item, other=NF, member=OK, admin=OK),
         case("the admin's item", _admin_item, other=NF, member=F, admin=OK),
@@ -305,6 +339,13 @@ ROWS: dict[str, list[Case]] = {
     "rejectInboxItem": [
         case("the member's item", _member_item, other=NF, member=OK, admin=OK),
         case("the admin's item", _admin_item, other=NF, member=F, admin=OK),
+    ],
+    # Past authorization, the next check: this question's activity has no meeting to run.
+    "answerInboxQuestion": [
+        case(
+            "the member's question", _member_question, other=NF, member="CONFLICT", admin="CONFLICT"
+        ),
+        case("the admin's question", _admin_question, other=NF, member=F, admin="CONFLICT"),
     ],
     "batchApproveInboxItems": [
         case("the member's item", _batch_member, other=NF, member=OK, admin=OK),
