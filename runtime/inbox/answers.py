@@ -52,7 +52,7 @@ from runtime.crm.client_errors import crm_failures_named
 from runtime.crm.errors import CrmNotFoundError
 from runtime.crm.port import CrmRecord
 from runtime.errors import ConflictError, InvalidInputError, NotFoundError
-from runtime.inbox.decisions import Decider, already_decided, check_decider
+from runtime.inbox.decisions import Decider, already_decided, check_decider, shown
 from runtime.inbox.models import InboxItem, Proposal
 from runtime.inbox.repo import InboxRepo, NewInboxItem, NewProposals
 from runtime.meetings.models import Meeting, MeetingIn
@@ -386,25 +386,7 @@ def _activity_id(item: InboxItem) -> UUID:
 
 def _snapshot(item: InboxItem, pending: Sequence[Proposal], deal_id: str) -> dict[str, Any]:
     """What the person saw when they answered: the question and its fields, and the deal."""
-    return {
-        "title": item.title,
-        "description": item.description,
-        "confidence": None if item.confidence is None else float(item.confidence),
-        "context": item.context,
-        "answer": {"deal_id": deal_id},
-        "proposals": [
-            {
-                "id": str(p.id),
-                "field": p.field,
-                "record_type": p.crm_record_type,
-                "record_id": p.crm_record_id,
-                "before": p.before_value,
-                "proposed": p.proposed_value,
-                "confidence": float(p.confidence),
-            }
-            for p in pending
-        ],
-    }
+    return {**shown(item, pending), "answer": {"deal_id": deal_id}}
 
 
 def _audit_entry(

@@ -431,11 +431,8 @@ def already_decided(locked: LockedItem) -> str:
     return f"{subject} is {item.status or 'in no state'}, not pending"
 
 
-def _snapshot(
-    item: InboxItem, pending: Sequence[Proposal], verdicts: Sequence[ProposalVerdict]
-) -> dict[str, Any]:
-    """What the decider saw and decided: the item as shown and each pending proposal."""
-    verdict_of = {proposal_id: (status, value) for proposal_id, status, value in verdicts}
+def shown(item: InboxItem, pending: Sequence[Proposal]) -> dict[str, Any]:
+    """The item as the decider saw it, with each pending proposal (a snapshot's base)."""
     return {
         "title": item.title,
         "description": item.description,
@@ -450,13 +447,24 @@ def _snapshot(
                 "before": p.before_value,
                 "proposed": p.proposed_value,
                 "confidence": float(p.confidence),
-                "decision": verdict_of[p.id][0] if p.id in verdict_of else "undecided",
-                "approved": verdict_of[p.id][1] if p.id in verdict_of else None,
-                "edited": _edited(p, verdict_of.get(p.id)),
             }
             for p in pending
         ],
     }
+
+
+def _snapshot(
+    item: InboxItem, pending: Sequence[Proposal], verdicts: Sequence[ProposalVerdict]
+) -> dict[str, Any]:
+    """What the decider saw and decided: the item as shown and each pending proposal."""
+    verdict_of = {proposal_id: (status, value) for proposal_id, status, value in verdicts}
+    snapshot = shown(item, pending)
+    for seen, proposal in zip(snapshot["proposals"], pending, strict=True):
+        verdict = verdict_of.get(proposal.id)
+        seen["decision"] = verdict[0] if verdict else "undecided"
+        seen["approved"] = verdict[1] if verdict else None
+        seen["edited"] = _edited(proposal, verdict)
+    return snapshot
 
 
 def _edited(proposal: Proposal, verdict: tuple[str, str | None] | None) -> bool:
