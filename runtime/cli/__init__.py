@@ -19,6 +19,7 @@ from runtime.cli.agents import calibrate_command, eval_command, preview_command
 from runtime.cli.config import config_app
 from runtime.cli.crm import crm_app
 from runtime.cli.db import db_app, migrate_command
+from runtime.cli.demo import demo_command
 from runtime.cli.emulator import emulator_app
 from runtime.cli.meetings import meetings_app
 from runtime.cli.metrics import metrics_command
@@ -93,6 +94,7 @@ app.command("eval")(eval_command)
 app.command("calibrate")(calibrate_command)
 app.command("worker")(worker_command)
 app.command("serve")(serve_command)
+app.command("demo")(demo_command)
 app.command("schema")(schema_command)
 app.add_typer(activity_app, name="activity")
 app.add_typer(inbox_app, name="inbox")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, TextIO, TypeVar
 
 import asyncpg
 import typer
@@ -33,6 +34,8 @@ __all__ = [
     "emit",
     "load_settings",
     "report",
+    "result_line",
+    "results_only_on_stdout",
     "run",
 ]
 
@@ -98,3 +101,41 @@ def emit(data: dict[str, Any] | list[Any], human: str, *, as_json: bool) -> None
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document for machines.")
 WORKSPACE_OPTION = typer.Option(..., "--workspace", help="Workspace id (see `workspace list`).")
+
+
+_results: TextIO | None = None
+
+
+@contextmanager
+def results_only_on_stdout() -> Iterator[None]:
+    """Keep standard output for the command's own results (``result_line``) while it runs.
+
+    A command that starts Ray in this process shares the process with Ray's driver, which
+    prints its workers' and the raylet's lines to standard output; a script reading the
+    command's JSON Lines would choke on them. Within this block everything else written to
+    standard output (Python's ``sys.stdout``, the file descriptor, child processes) goes to
+    standard error instead.
+    """
+    global _results
+    sys.stdout.flush()
+    kept = os.dup(1)
+    previous = sys.stdout
+    _results = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        _results.close()
+        _results = None
+        os.dup2(kept, 1)
+        os.close(kept)
+        sys.stdout = previous
+
+
+def result_line(text: str) -> None:
+    """One line of the command's results on standard output (``results_only_on_stdout``)."""
+    stream = _results if _results is not None else sys.stdout
+    stream.write(text.rstrip("\n") + "\n")
+    stream.flush()

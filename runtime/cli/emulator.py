@@ -103,7 +103,7 @@ def hubspot_command(
             "--fault-429 + --fault-5xx + --fault-drop", "must not add up to more than 1"
         ) from exc
     app = create_app(config, snapshot=crm)
-    listener = _listen(host, port)
+    listener = listening_socket(host, port)
     bound_port = listener.getsockname()[1]
     url_host = f"[{host}]" if ":" in host else host
     sys.stdout.write(f"http://{url_host}:{bound_port}\n")
@@ -126,7 +126,7 @@ def hubspot_command(
 _BACKLOG = 2048  # uvicorn's default
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def listening_socket(host: str, port: int) -> socket.socket:
     """A bound socket, so that port 0 resolves to a real port before the URL is printed."""
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
