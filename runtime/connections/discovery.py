@@ -105,7 +105,7 @@ async def _workspace_crm(
             " (startCrmOAuth or connectCrmPrivateToken)",
         )
     connection, credentials = found
-    client = crm_client(connection, credentials, hubspot)
+    client = crm_client(connection, credentials, hubspot, pool=pool, keyring=keyring, clock=clock)
     crm = AuditedCrm(client, workspace_id=workspace_id, clock=clock, actor_user_id=requested_by)
     try:
         with crm_failures_named():

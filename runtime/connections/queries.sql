@@ -35,6 +35,27 @@ SELECT
 FROM crm_connections
 WHERE workspace_id = $1 AND crm_type = $2;
 
+-- name: lock_sealed_connection
+-- FOR UPDATE: storing a refreshed grant (or marking one refused) checks that the row still
+-- holds the grant it came from, and a reconnect racing it waits instead of being undone.
+SELECT
+  id, workspace_id, crm_type, auth_kind, base_url, key_id, access_expires_at, hub_id, scopes,
+  status, created_by, created_at, updated_at, secret
+FROM crm_connections
+WHERE workspace_id = $1 AND crm_type = $2
+FOR UPDATE;
+
+-- name: update_oauth_grant
+-- A token refresh: the new sealed grant and its expiry, nothing else. updated_at stays: it
+-- says when the connection was last reconnected or changed state, and the runs' client cache
+-- (runtime.runs.crm_source) rebuilds a workspace's client when it moves.
+UPDATE crm_connections
+SET secret = $3, key_id = $4, access_expires_at = $5
+WHERE workspace_id = $1 AND id = $2
+RETURNING
+  id, workspace_id, crm_type, auth_kind, base_url, key_id, access_expires_at, hub_id, scopes,
+  status, created_by, created_at, updated_at;
+
 -- name: lock_sealed_connections_not_under_key
 -- FOR UPDATE: a reconnect racing a rotation waits, instead of being overwritten by the
 -- re-sealed old credentials.

@@ -101,6 +101,37 @@ class CrmConnectionRepo:
         row = await self._db.fetchrow(_SQL["get_sealed_connection"], workspace_id, crm_type)
         return None if row is None else _sealed(row)
 
+    async def lock_sealed(self, workspace_id: UUID, crm_type: CrmType) -> SealedConnection | None:
+        """The connection and its sealed credentials, locked until commit.
+
+        Call it inside a transaction, or the lock is released at once.
+        """
+        row = await self._db.fetchrow(_SQL["lock_sealed_connection"], workspace_id, crm_type)
+        return None if row is None else _sealed(row)
+
+    async def update_oauth_grant(
+        self,
+        workspace_id: UUID,
+        connection_id: UUID,
+        *,
+        secret: bytes,
+        key_id: str,
+        access_expires_at: datetime,
+    ) -> CrmConnection | None:
+        """Replace a connection's sealed grant after a refresh; its other columns stay.
+
+        None when the connection is gone.
+        """
+        row = await self._db.fetchrow(
+            _SQL["update_oauth_grant"],
+            workspace_id,
+            connection_id,
+            secret,
+            key_id,
+            access_expires_at,
+        )
+        return None if row is None else _connection(row)
+
     async def lock_sealed_not_under_key(self, key_id: str) -> list[SealedConnection]:
         """Every workspace's connections sealed with another key, locked until commit.
 

@@ -6,6 +6,7 @@ sealed blob copied into another workspace's row does not open there.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from uuid import UUID
@@ -16,13 +17,16 @@ from pydantic import JsonValue, SecretStr, ValidationError
 
 from runtime.audit.models import AuditEntry
 from runtime.audit.repo import AuditRepo
+from runtime.clock import Clock, SystemClock
 from runtime.connections.cipher import KeyRing
+from runtime.connections.grants import RefusedGrant, refreshing_client
 from runtime.connections.models import AuthKind, CrmConnection, CrmCredentials, CrmType
 from runtime.connections.repo import CrmConnectionRepo, SealedConnection, SealedSecret
 from runtime.connections.verify import verify_private_token
-from runtime.crm.hubspot.auth import OAuthTokens, PrivateAppToken
+from runtime.crm.hubspot.auth import OAuthTokens, PrivateAppToken, TokenSource
 from runtime.crm.hubspot.client import HubSpotClient
 from runtime.crm.hubspot.retry import RetryPolicy
+from runtime.crm.hubspot.session import RateLimitCallback
 from runtime.db import Executor
 from runtime.errors import IntegrationError, InvalidInputError, NotFoundError, StorageError
 from runtime.settings import HubSpotSettings
@@ -33,8 +37,10 @@ __all__ = [
     "crm_client",
     "disconnect",
     "load_credentials",
+    "mark_grant_refused",
     "rotate_keys",
     "save_oauth_tokens",
+    "save_refreshed_tokens",
 ]
 
 
@@ -118,8 +124,8 @@ async def save_oauth_tokens(
 ) -> CrmConnection:
     """Store an OAuth grant, sealed, as the workspace's HubSpot connection.
 
-    Used when the OAuth callback receives the first grant and after each refresh; it
-    replaces the workspace's HubSpot connection, whatever its kind.
+    Used when the OAuth callback receives a grant; it replaces the workspace's HubSpot
+    connection, whatever its kind. A refreshed grant goes to ``save_refreshed_tokens``.
     """
     credentials = CrmCredentials(
         access_token=tokens.access_token,
@@ -202,26 +208,162 @@ def crm_client(
     credentials: CrmCredentials,
     hubspot_settings: HubSpotSettings,
     *,
+    pool: asyncpg.Pool | None = None,
+    keyring: KeyRing | None = None,
+    clock: Clock | None = None,
     http: httpx.AsyncClient | None = None,
     retry: RetryPolicy | None = None,
+    on_rate_limit_headers: RateLimitCallback | None = None,
 ) -> HubSpotClient:
-    """A HubSpot client on the connection's base URL, authorized by its access token.
+    """A HubSpot client on the connection's base URL, authorized by its stored credentials.
 
-    OAuth connections send their stored access token as the bearer too, as is: refreshing
-    it before it expires (``OAuthTokenSource`` plus ``save_oauth_tokens``) is a later issue,
-    so until then an expired grant answers 401 like any invalid token.
+    A private app token is sent as is. An OAuth connection's access token is refreshed
+    ``token_refresh_margin_s`` before it expires (by ``clock``), at the token endpoint of the
+    connection's base URL with the OAuth app of the settings, once for concurrent calls; each
+    new grant is stored sealed through ``pool`` and ``keyring`` (``save_refreshed_tokens``),
+    so the next process to load the connection starts from it. A refresh HubSpot refuses
+    (``invalid_grant``: revoked in HubSpot, app uninstalled) marks the connection ``error``
+    (``mark_grant_refused``) and fails the call with a ``CrmAuthError`` saying to reconnect
+    HubSpot, as every call of a connection marked so does. Without the app's client id and
+    secret in the settings, the stored access token is used as is until it expires (logged
+    once per process, naming the settings to set).
 
     Raises:
         IntegrationError: the connection is not to HubSpot (no other CRM has a client yet).
+        ValueError: an OAuth connection was given no ``pool`` or ``keyring``.
     """
     if connection.crm_type != "hubspot":
         raise IntegrationError(f"no client for {connection.crm_type} connections yet")
+    clock = clock or SystemClock()
+    retry = retry or RetryPolicy.from_settings(hubspot_settings)
+    tokens: TokenSource
+    if connection.status == "error":
+        tokens = RefusedGrant()
+    elif connection.auth_kind == "oauth":
+        if pool is None or keyring is None:
+            raise ValueError("an OAuth connection's client needs a pool and a key ring")
+        found = refreshing_client(
+            connection,
+            credentials,
+            hubspot_settings,
+            store=lambda fresh, previous: save_refreshed_tokens(
+                pool, keyring, connection, fresh, refreshed_from=previous
+            ),
+            mark_refused=lambda refused: mark_grant_refused(
+                pool, keyring, connection, refresh_token=refused
+            ),
+            clock=clock,
+            http=http,
+            retry=retry,
+            on_rate_limit_headers=on_rate_limit_headers,
+        )
+        if found is not None:
+            return found
+        tokens = PrivateAppToken(credentials.access_token)
+    else:
+        tokens = PrivateAppToken(credentials.access_token)
     return HubSpotClient(
-        PrivateAppToken(credentials.access_token),
+        tokens,
         base_url=connection.base_url,
         http=http,
         timeout_s=hubspot_settings.timeout_s,
-        retry=retry or RetryPolicy.from_settings(hubspot_settings),
+        clock=clock,
+        retry=retry,
+        on_rate_limit_headers=on_rate_limit_headers,
+    )
+
+
+async def save_refreshed_tokens(
+    pool: asyncpg.Pool,
+    keyring: KeyRing,
+    connection: CrmConnection,
+    tokens: OAuthTokens,
+    *,
+    refreshed_from: SecretStr,
+) -> CrmConnection | None:
+    """Store a refreshed OAuth grant, sealed, in place of the grant it was refreshed from.
+
+    Only the sealed grant and its expiry change: hub id, scopes, creator, status and
+    ``updated_at`` stay. Audited as ``crm.token_refresh``, without any token. Nothing is
+    stored (None) when the connection no longer holds the grant with ``refreshed_from``
+    (reconnected or disconnected meanwhile): a late refresh never undoes a reconnect.
+
+    Raises:
+        StorageError: the stored credentials do not open with these keys.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        repo = CrmConnectionRepo(conn)
+        sealed = await repo.lock_sealed(connection.workspace_id, connection.crm_type)
+        if not _holds_grant(keyring, sealed, connection, refreshed_from):
+            return None
+        credentials = CrmCredentials(
+            access_token=tokens.access_token,
+            refresh_token=tokens.refresh_token,
+            expires_at=tokens.expires_at,
+        )
+        secret, key_id = keyring.encrypt(
+            credentials.revealed_json(),
+            _associated_data(connection.workspace_id, connection.crm_type),
+        )
+        updated = await repo.update_oauth_grant(
+            connection.workspace_id,
+            connection.id,
+            secret=secret,
+            key_id=key_id,
+            access_expires_at=tokens.expires_at,
+        )
+        if updated is not None:
+            await _audit(
+                conn,
+                updated,
+                "crm.token_refresh",
+                actor=None,
+                extra={"access_expires_at": tokens.expires_at.isoformat()},
+            )
+    return updated
+
+
+async def mark_grant_refused(
+    pool: asyncpg.Pool,
+    keyring: KeyRing,
+    connection: CrmConnection,
+    *,
+    refresh_token: SecretStr,
+) -> CrmConnection | None:
+    """Mark the connection ``error`` (reconnect HubSpot): its refresh token was refused.
+
+    Audited as ``crm.refresh_refused``. Nothing changes (None) when the connection no longer
+    holds that grant: a reconnect made meanwhile stays active.
+
+    Raises:
+        StorageError: the stored credentials do not open with these keys.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        repo = CrmConnectionRepo(conn)
+        sealed = await repo.lock_sealed(connection.workspace_id, connection.crm_type)
+        if not _holds_grant(keyring, sealed, connection, refresh_token):
+            return None
+        marked = await repo.set_status(connection.workspace_id, connection.crm_type, "error")
+        if marked is not None:
+            await _audit(conn, marked, "crm.refresh_refused", actor=None)
+    return marked
+
+
+def _holds_grant(
+    keyring: KeyRing,
+    sealed: SealedConnection | None,
+    connection: CrmConnection,
+    refresh_token: SecretStr,
+) -> bool:
+    """Whether the stored row is still the active OAuth connection with this refresh token."""
+    if sealed is None:
+        return False
+    stored = sealed.connection
+    if stored.id != connection.id or stored.auth_kind != "oauth" or stored.status != "active":
+        return False
+    current = _open(keyring, sealed).refresh_token
+    return current is not None and hmac.compare_digest(
+        current.get_secret_value().encode(), refresh_token.get_secret_value().encode()
     )
 
 
@@ -259,7 +401,12 @@ async def _store(
 
 
 async def _audit(
-    conn: Executor, connection: CrmConnection, action: str, *, actor: UUID | None
+    conn: Executor,
+    connection: CrmConnection,
+    action: str,
+    *,
+    actor: UUID | None,
+    extra: dict[str, JsonValue] | None = None,
 ) -> None:
     """Connection changes join the audit log: what changed, never the credentials."""
     details: dict[str, JsonValue] = {
@@ -268,6 +415,7 @@ async def _audit(
         "base_url": connection.base_url,
         "key_id": connection.key_id,
         "status": connection.status,
+        **(extra or {}),
     }
     entry = AuditEntry(
         workspace_id=connection.workspace_id,

@@ -6,7 +6,11 @@ and a ``CachedCrm`` in front, so the records, property definitions and pipelines
 workspace are read once across its runs, and every call that reaches HubSpot is audited
 (and, given ``Budgets``, spends the workspace's rate budget, shared with its writer).
 Each ask re-reads the connection row (one indexed lookup), so a reconnected or revoked
-connection takes effect at the next run; the old client is closed then.
+connection takes effect at the next run; the old client is closed then. An OAuth client
+refreshes its own access token and stores the new grant (``crm_client``); a refresh leaves the
+row's ``updated_at`` as it was, so the client that refreshed is kept, with its cache. A refresh
+HubSpot refuses marks the connection ``error``, which moves ``updated_at``: the next ask builds
+a client that fails every call, saying to reconnect HubSpot, without asking HubSpot again.
 """
 
 from __future__ import annotations
@@ -108,7 +112,15 @@ class ConnectedCrms:
             retry = RetryPolicy.from_settings(self._hubspot)
             if self._budgets is not None:
                 retry = dataclasses.replace(retry, retry_rate_limited=False)
-            client = crm_client(connection, credentials, self._hubspot, retry=retry)
+            client = crm_client(
+                connection,
+                credentials,
+                self._hubspot,
+                pool=self._pool,
+                keyring=self._keyring,
+                clock=self._clock,
+                retry=retry,
+            )
             audited = AuditedCrm(client, workspace_id=workspace_id, clock=self._clock)
             reads: CrmPort = audited
             if self._budgets is not None:

@@ -37,8 +37,7 @@ from runtime.agent_configs.repo import AgentConfigRepo
 from runtime.audit.repo import AuditRepo
 from runtime.clock import Clock
 from runtime.connections.cipher import KeyRing
-from runtime.connections.service import load_credentials
-from runtime.crm.hubspot.auth import PrivateAppToken
+from runtime.connections.service import crm_client, load_credentials
 from runtime.crm.hubspot.client import HubSpotClient
 from runtime.crm.hubspot.retry import NO_RETRIES
 from runtime.crm.port import CrmPort
@@ -255,10 +254,13 @@ class WorkspaceRuntime:
         if found is None:
             raise NoCrmConnectionError(self.workspace_id)
         connection, credentials = found
-        self._client = HubSpotClient(
-            PrivateAppToken(credentials.access_token),
-            base_url=connection.base_url,
-            timeout_s=self._settings.hubspot.timeout_s,
+        self._client = crm_client(
+            connection,
+            credentials,
+            self._settings.hubspot,
+            pool=self._pool,
+            keyring=self._keyring,
+            clock=self._clock,
             retry=NO_RETRIES,
             on_rate_limit_headers=budget.observe,
         )

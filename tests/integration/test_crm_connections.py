@@ -255,7 +255,7 @@ async def test_the_client_of_a_stored_connection_reads_the_crm(
 async def test_an_expired_oauth_grant_is_stored_as_is(
     pool: asyncpg.Pool, workspace: Workspace
 ) -> None:
-    # Refreshing is a later issue: storing must not refuse or alter an expired grant.
+    # A grant stored already expired is kept as given: the client refreshes it on first use.
     expired = datetime.now(UTC) - timedelta(hours=1)
     tokens = OAuthTokens(
         access_token=SecretStr("old"), refresh_token=SecretStr("r"), expires_at=expired
