@@ -106,7 +106,8 @@ def connect_command(
 def status_command(workspace: UUID = WORKSPACE_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Show the workspace's HubSpot connection, without its credentials.
 
-    Not being connected is an answer, not an error: it exits 0 with `connected: false`.
+    Not being connected is an answer, not an error: it exits 0 with `connected: false`
+    (no connection, a revoked one, or one whose OAuth grant HubSpot refused: connect again).
     """
     settings = load_settings()
 
@@ -116,7 +117,7 @@ def status_command(workspace: UUID = WORKSPACE_OPTION, as_json: bool = JSON_OPTI
             return await CrmConnectionRepo(pool).get(workspace, "hubspot")
 
     connection = run(body)
-    connected = connection is not None and connection.status != "revoked"
+    connected = connection is not None and connection.status == "active"
     data = {
         "workspace_id": str(workspace),
         "crm_type": "hubspot",
@@ -125,8 +126,13 @@ def status_command(workspace: UUID = WORKSPACE_OPTION, as_json: bool = JSON_OPTI
     }
     if connection is None:
         human = f"not connected: workspace {workspace} has no HubSpot connection"
-    elif not connected:
+    elif connection.status == "revoked":
         human = f"not connected: connection {connection.id} was revoked at {connection.updated_at}"
+    elif not connected:
+        human = (
+            f"not connected: connection {connection.id} is in {connection.status} since"
+            f" {connection.updated_at} (HubSpot refused its grant): connect again"
+        )
     else:
         human = (
             f"{connection.status}  {connection.id}  {connection.auth_kind}  {connection.base_url}"
