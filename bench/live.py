@@ -24,6 +24,11 @@ One run, self-contained (everything it starts is stopped, even on Ctrl-C):
    machine, same clock); its latency is that minus its ``createdAt``, over every (event,
    subscriber) pair: p50 / p99. A delivery that never came (the hub drops a slow
    subscriber's oldest events) is counted as lost and makes the measurement invalid.
+4. ``server_cpu_ms_per_delivery``: the server process's CPU over the phase per delivery,
+   what one more subscriber costs whatever else the machine runs. The selection is the
+   event's own fields, so the server executes and encodes it once per event for everyone
+   (``runtime/api/fanout.py``); per subscriber remain its token check and the websocket
+   send (framing, permessage-deflate as the client offers it, one write).
 
 Goals (issue 10): p99 <= 100 ms with 100 subscribers, <= 500 ms with 1,000.
 """

@@ -14,7 +14,10 @@ taken on the first subscription and given back on ``close()`` (the app's shutdow
 - A lost connection is retried every ``retry_s`` seconds; events raised meanwhile are not
   delivered.
 - ``shared`` loads what an event refers to once for all its subscribers (one query per
-  event, not one per subscriber).
+  event, not one per subscriber). With a ``loaders`` entry for its channel, the hub starts
+  that load as the event arrives and hands the event to the subscribers only once it is
+  loaded (events still in the order they came): a thousand subscribers then find the row
+  ready instead of all waiting on the one query, and waking twice.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -32,7 +36,7 @@ import asyncpg
 
 from runtime.events import ACTIVITY_LOGS, ANOMALIES, INBOX_ITEMS, Event
 
-__all__ = ["API_CHANNELS", "EventHub", "Subscriber"]
+__all__ = ["API_CHANNELS", "EventHub", "Loader", "Subscriber", "event_key"]
 
 _log = logging.getLogger(__name__)
 
@@ -45,34 +49,63 @@ T = TypeVar("T")
 
 Acquire = Callable[[], AbstractAsyncContextManager[asyncpg.Connection]]
 
+Loader = Callable[[Event], Awaitable[object]]
+"""What an event of a channel refers to, loaded (e.g. its row); shared under ``event_key``."""
+
+
+def event_key(event: Event) -> Hashable:
+    """The ``EventHub.shared`` key of what ``event`` refers to (the key ``loaders`` use)."""
+    return (event.channel, event.id)
+
 
 class Subscriber:
-    """One subscriber's events, in order, at most ``size`` of them waiting."""
+    """One subscriber's events, in order, at most ``size`` of them waiting.
+
+    Waiting for an event costs one future (no queue coroutines): a wait lives until the
+    next event, long enough to reach the garbage collector's oldest generation, and with a
+    thousand subscribers the objects each event's waits put there add up to the full
+    collections that stall the process (``python -m bench.live``).
+    """
 
     def __init__(self, size: int, accept: Callable[[Event], bool] | None) -> None:
-        self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=size)
+        self._size = size
         self._accept = accept
+        self._waiting: deque[Event] = deque()
+        self._waiter: asyncio.Future[Event] | None = None
+        self._loop = asyncio.get_running_loop()
         self.dropped = 0
 
     def offer(self, event: Event) -> None:
         """Queue ``event`` if the subscriber wants it; never waits."""
         if self._accept is not None and not self._accept(event):
             return
-        if self._queue.full():
-            self._queue.get_nowait()
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():  # done: its reader was cancelled
+            waiter.set_result(event)
+            return
+        if len(self._waiting) >= self._size:
+            self._waiting.popleft()
             self.dropped += 1
             if self.dropped == 1:
                 _log.warning("a subscriber is too slow: its oldest events are being dropped")
-        self._queue.put_nowait(event)
+        self._waiting.append(event)
 
-    async def next(self) -> Event:
-        return await self._queue.get()
+    def next(self) -> Awaitable[Event]:
+        """The next event, once there is one (one reader at a time)."""
+        future: asyncio.Future[Event] = self._loop.create_future()
+        if self._waiting:
+            future.set_result(self._waiting.popleft())
+        else:
+            if self._waiter is not None and not self._waiter.done():
+                raise RuntimeError("a subscriber has one reader")
+            self._waiter = future
+        return future
 
     def __aiter__(self) -> Subscriber:
         return self
 
-    async def __anext__(self) -> Event:
-        return await self._queue.get()
+    def __anext__(self) -> Awaitable[Event]:
+        return self.next()
 
 
 class EventHub:
@@ -83,6 +116,7 @@ class EventHub:
         acquire: Acquire,
         *,
         channels: Sequence[str] = API_CHANNELS,
+        loaders: Mapping[str, Loader] | None = None,
         queue_size: int = 256,
         retry_s: float = 1.0,
         ready_timeout_s: float = 10.0,
@@ -91,6 +125,8 @@ class EventHub:
         acquire: gives the listening connection (``pool.acquire``); it is held until
             ``close()`` or until it is lost.
         channels: the channels listened on.
+        loaders: per channel, what its events refer to, loaded before they are handed
+            out and kept as ``shared(event_key(event), ...)`` for the subscribers.
         queue_size: events one subscriber may have waiting before its oldest is dropped.
         retry_s: pause before listening again after the connection was lost.
         ready_timeout_s: how long a first subscriber waits for the listener to start.
@@ -99,6 +135,7 @@ class EventHub:
             raise ValueError("queue_size must be at least 1")
         self._acquire = acquire
         self._channels = tuple(channels)
+        self._loaders = dict(loaders or {})
         self._queue_size = queue_size
         self._retry_s = retry_s
         self._ready_timeout_s = ready_timeout_s
@@ -107,6 +144,9 @@ class EventHub:
         self._listener: asyncio.Task[None] | None = None
         self._closed = False
         self._shared: OrderedDict[Hashable, asyncio.Future[Any]] = OrderedDict()
+        # Events whose load is under way, in arrival order: each is handed out once it and
+        # every event before it are loaded (None: nothing to load).
+        self._loading: deque[tuple[Event, asyncio.Future[Any] | None]] = deque()
         self.delivered = 0  # events handed to at least one subscriber
 
     @property
@@ -146,14 +186,23 @@ class EventHub:
     async def shared(self, key: Hashable, fetch: Callable[[], Awaitable[T]]) -> T:
         """``fetch()`` once for everyone asking with ``key`` (e.g. the row an event names);
         a failed fetch is not remembered."""
+        found = self._fetched(key, fetch)
+        if found.done():  # the usual case: loaded before the event was handed out
+            done: T = found.result()
+            return done
+        result: T = await asyncio.shield(found)
+        return result
+
+    def _fetched(self, key: Hashable, fetch: Callable[[], Awaitable[T]]) -> asyncio.Future[T]:
+        """The fetch of ``key``: the one under way or done, else a new one."""
         found = self._shared.get(key)
         if found is None or found.cancelled() or (found.done() and found.exception()):
             found = asyncio.ensure_future(fetch())
+            found.add_done_callback(_retrieve)
             self._shared[key] = found
             while len(self._shared) > _SHARED_KEPT:
                 self._shared.popitem(last=False)
-        result: T = await asyncio.shield(found)
-        return result
+        return found
 
     async def close(self) -> None:
         """Stop listening and give the connection back; subscriptions get nothing more."""
@@ -166,6 +215,7 @@ class EventHub:
         for pending in self._shared.values():
             pending.cancel()
         self._shared.clear()
+        self._loading.clear()
 
     async def _started(self) -> None:
         if self._closed:
@@ -221,9 +271,37 @@ class EventHub:
                             await conn.remove_listener(channel, deliver)
 
     def _fan_out(self, event: Event) -> None:
+        if not self._subscribers.get((event.channel, event.workspace_id)):
+            return
+        load = self._loaders.get(event.channel)
+        loading = None if load is None else self._fetched(event_key(event), partial(load, event))
+        if not self._loading and (loading is None or loading.done()):
+            self._hand_out(event)
+            return
+        self._loading.append((event, loading))
+        if loading is not None and not loading.done():
+            loading.add_done_callback(self._loaded)
+
+    def _loaded(self, _done: object = None) -> None:
+        """Hands out the events at the front of ``_loading`` that are loaded (a failed load
+        too: its subscribers' ``shared`` tries again and reports it)."""
+        while self._loading:
+            event, loading = self._loading[0]
+            if loading is not None and not loading.done():
+                return
+            self._loading.popleft()
+            self._hand_out(event)
+
+    def _hand_out(self, event: Event) -> None:
         group = self._subscribers.get((event.channel, event.workspace_id))
         if not group:
             return
         for subscriber in group:
             subscriber.offer(event)
         self.delivered += 1
+
+
+def _retrieve(fetch: asyncio.Future[Any]) -> None:
+    """Marks a failed fetch as seen: the hub may have started it with no one waiting."""
+    if not fetch.cancelled():
+        fetch.exception()

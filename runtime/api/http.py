@@ -37,10 +37,12 @@ from runtime.api.auth import Authenticator, BadTokenError, bearer_token
 from runtime.api.context import ApiContext, Services
 from runtime.api.errors import ErrorCode
 from runtime.api.events_hub import EventHub
+from runtime.api.fanout import SHARED_PAYLOADS, SharedFramesHandler, SharedPayloads
 from runtime.api.gc_tuning import freeze_startup_objects, unfreeze
 from runtime.api.oauth_callback import oauth_callback_router
 from runtime.api.ratelimit import RateLimiter, retry_after_header
 from runtime.api.schema import build_schema
+from runtime.api.types.subscriptions import event_loaders
 from runtime.api.webhooks import meeting_webhook_router
 from runtime.clock import SystemClock
 from runtime.db.connect import server_dsn
@@ -67,6 +69,9 @@ class ApiHttpError(Exception):
 
 class _Router(GraphQLRouter[ApiContext, None]):
     """Strawberry's router with the token check of websockets (``connection_init``)."""
+
+    # An event shared by many sockets is executed and encoded once (``runtime.api.fanout``).
+    graphql_transport_ws_handler_class = SharedFramesHandler[ApiContext, None]
 
     async def on_ws_connect(self, context: ApiContext) -> Any:
         authenticator: Authenticator = context.services.extras["authenticator"]
@@ -138,8 +143,9 @@ def build_api_app(settings: Settings, *, open_pool: PoolOpener | None = None) ->
                 pool, clock, cache_s=settings.api.auth_cache_s
             )
             # Subscriptions' events: one LISTEN connection, taken on the first subscription.
-            hub = EventHub(pool.acquire)
+            hub = EventHub(pool.acquire, loaders=event_loaders(pool))
             services.extras["events"] = hub
+            services.extras[SHARED_PAYLOADS] = SharedPayloads()
             stack.push_async_callback(hub.close)
             state["services"] = services
             state["limiter"] = RateLimiter(

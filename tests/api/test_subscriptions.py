@@ -1,24 +1,28 @@
 """Subscriptions over a real websocket (graphql-transport-ws) against the app on uvicorn,
 fed by rows other connections and processes insert (``tests/api/graphql_ws.py`` says how a
-test knows its subscription listens)."""
+test knows its subscription listens), and the fan-out that sends one event's payload,
+executed once, to every subscriber its rules allow (``runtime/api/fanout.py``)."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import pytest
+from websockets.asyncio.client import ClientConnection
 
-from runtime.api.events_hub import EventHub
+from runtime.api.events_hub import EventHub, event_key
 from runtime.api.http import build_api_app
-from runtime.events import ACTIVITY_LOGS
+from runtime.events import ACTIVITY_LOGS, Event
 from runtime.tokens.service import issue_token, revoke_token
+from runtime.users.models import UserCreate
+from runtime.users.service import add_user_to_workspace
 from tests.api.conftest import Tenants, api_settings
 from tests.api.graphql_ws import (
     close_code,
@@ -38,6 +42,13 @@ ACTIVITY = """subscription($ws: ID!) {
 }"""
 INBOX = "subscription($u: ID!) { inboxItemCreated(userId: $u) { id title user { id } } }"
 ANOMALY = "subscription($ws: ID!) { anomalyDetected(workspaceId: $ws) { id title severity } }"
+# Only the events' own fields: executed once per event for every subscriber of the same text.
+INBOX_SHARED = "subscription($u: ID!) { inboxItemCreated(userId: $u) { id title itemType } }"
+IDS_ONLY = "subscription($ws: ID!) { activityLogCreated(workspaceId: $ws) { id } }"
+MORE = "subscription($ws: ID!) { activityLogCreated(workspaceId: $ws) { id crmRecordId status } }"
+MAYBE = """subscription($ws: ID!, $more: Boolean!) {
+  activityLogCreated(workspaceId: $ws) { id crmRecordId @include(if: $more) }
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -231,6 +242,159 @@ async def test_a_slow_subscriber_loses_its_oldest_events_and_blocks_no_one(
         assert hub.subscriber_count == 0
     finally:
         await hub.close()
+
+
+async def test_one_selection_is_sent_alike_to_each_subscriber_its_rules_allow(
+    api_url: str, tenants: Tenants, pool: asyncpg.Pool
+) -> None:
+    home = tenants.home
+    async with pool.acquire() as conn:
+        deputy, _ = await add_user_to_workspace(
+            conn, home.workspace_id, UserCreate(email="deputy@home.example"), role="admin"
+        )
+        deputy_token = await issue_token(conn, home.workspace_id, deputy.user.id)
+    follow = {"u": str(home.member_id)}
+    async with (
+        session(api_url, deputy_token.secret) as admin_ws,
+        session(api_url, home.member_token) as member_ws,
+    ):
+        # The same document and variables: an admin following the member, and the member.
+        await subscribe(admin_ws, "theirs", INBOX_SHARED, follow)
+        await subscribe(member_ws, "mine", INBOX_SHARED, follow)
+        await _live_together(
+            [(admin_ws, ["theirs"]), (member_ws, ["mine"])],
+            lambda: _inbox_item(pool, home.workspace_id, home.member_id),
+        )
+
+        item = await _inbox_item(pool, home.workspace_id, home.member_id)
+        to_admin, to_member = await receive(admin_ws), await receive(member_ws)
+        assert (to_admin["id"], to_member["id"]) == ("theirs", "mine")  # each its own id
+        expected = {"id": str(item), "title": "Review 1 change", "itemType": "APPROVAL"}
+        assert (
+            to_admin["payload"] == to_member["payload"] == {"data": {"inboxItemCreated": expected}}
+        )
+
+        # The admin is made a member: another member's inbox is no longer theirs to follow.
+        # Their stream ends; the member's, sharing its payloads until now, goes on.
+        await pool.execute(
+            "UPDATE workspace_members SET role = 'member' WHERE workspace_id = $1 AND user_id = $2",
+            home.workspace_id,
+            deputy.user.id,
+        )
+        later = await _inbox_item(pool, home.workspace_id, home.member_id)
+        refused = await receive(admin_ws)
+        assert error_codes_of(refused) == ["FORBIDDEN"]
+        assert await receive(admin_ws) == {"id": "theirs", "type": "complete"}
+        assert _payload(await receive(member_ws), "inboxItemCreated")["id"] == str(later)
+
+
+async def test_each_selection_of_an_event_gets_its_own_payload(
+    api_url: str, tenants: Tenants, pool: asyncpg.Pool
+) -> None:
+    home = tenants.home
+    variables = {"ws": str(home.workspace_id)}
+    async with (
+        session(api_url, home.admin_token) as first,
+        session(api_url, home.member_token) as second,
+    ):
+        await subscribe(first, "ids", IDS_ONLY, variables)
+        await subscribe(first, "more", MORE, variables)
+        await subscribe(first, "viewer", ACTIVITY, variables)  # a resolver: run for it alone
+        # The same document, other variables: another payload.
+        await subscribe(first, "with", MAYBE, {**variables, "more": True})
+        await subscribe(first, "without", MAYBE, {**variables, "more": False})
+        await subscribe(second, "ids", IDS_ONLY, variables)
+        await _live_together(
+            [(first, ["ids", "more", "viewer", "with", "without"]), (second, ["ids"])],
+            lambda: _activity(pool, home.workspace_id),
+        )
+
+        row = await _activity(pool, home.workspace_id, record="shaped")
+        # One socket's operations run side by side: their messages come in any order.
+        messages = [await receive(first) for _ in range(5)]
+        assert {m["id"]: _payload(m, "activityLogCreated") for m in messages} == {
+            "ids": {"id": str(row)},
+            "more": {"id": str(row), "crmRecordId": "shaped", "status": "SUCCESS"},
+            "viewer": {
+                "id": str(row),
+                "status": "SUCCESS",
+                "actionType": "UPDATE",
+                "crmRecordId": "shaped",
+                "user": None,
+            },
+            "with": {"id": str(row), "crmRecordId": "shaped"},
+            "without": {"id": str(row)},
+        }
+        assert await receive(second) == {
+            "id": "ids",
+            "type": "next",
+            "payload": {"data": {"activityLogCreated": {"id": str(row)}}},
+        }
+
+
+async def test_the_hub_loads_an_event_once_and_hands_events_out_in_order(
+    pool: asyncpg.Pool, tenants: Tenants
+) -> None:
+    workspace = tenants.other.workspace_id
+    gate, second_loaded = asyncio.Event(), asyncio.Event()
+    loads: list[UUID] = []
+
+    async def load(event: Event) -> tuple[str, UUID]:
+        loads.append(event.id)
+        if len(loads) == 1:
+            await gate.wait()  # the first event is slow to load
+        else:
+            second_loaded.set()
+        return ("loaded", event.id)
+
+    async def load_again() -> tuple[str, UUID]:
+        raise AssertionError("the hub loaded it already")
+
+    hub = EventHub(pool.acquire, loaders={ACTIVITY_LOGS: load})
+    try:
+        async with hub.subscribe(ACTIVITY_LOGS, workspace) as events:
+            first = await _activity(pool, workspace, record="slow")
+            second = await _activity(pool, workspace, record="quick")
+            await asyncio.wait_for(second_loaded.wait(), 10)
+            assert hub.delivered == 0  # loaded, but behind the first
+            gate.set()
+            received = [await asyncio.wait_for(events.next(), 10) for _ in range(2)]
+            assert [event.id for event in received] == [first, second]
+            shared = [await hub.shared(event_key(event), load_again) for event in received]
+            assert shared == [("loaded", first), ("loaded", second)]
+            assert loads == [first, second]
+    finally:
+        await hub.close()
+
+
+async def _live_together(
+    streams: Sequence[tuple[ClientConnection, Sequence[str]]],
+    raise_event: Callable[[], Awaitable[UUID]],
+) -> None:
+    """Raise events until every operation of every socket has received one, then one more
+    read on every socket by each of its operations: what comes after is new."""
+    waiting = {(n, op) for n, (_, ops) in enumerate(streams) for op in ops}
+    for _ in range(40):
+        await raise_event()
+        for n, (ws, _) in enumerate(streams):
+            while True:
+                try:
+                    message = await receive(ws, timeout_s=0.3)
+                except TimeoutError:
+                    break
+                waiting.discard((n, message["id"]))
+        if not waiting:
+            break
+    else:
+        raise AssertionError(f"never received an event: {sorted(waiting)}")
+    marker = str(await raise_event())
+    for ws, ops in streams:
+        pending = set(ops)
+        while pending:
+            message = await receive(ws)
+            (node,) = message["payload"]["data"].values()
+            if node["id"] == marker:
+                pending.discard(message["id"])
 
 
 async def _insert_in_another_process(dsn: str, workspace_id: UUID, user_id: UUID) -> UUID:

@@ -11,6 +11,11 @@ their own, an admin any member's). It is checked on subscribe, and before each e
 token is checked again (cached for ``api.auth_cache_s``), so a revoked token, or a member
 who left, stops receiving within that time; a changed role is held to the rules again.
 A refusal ends the subscription with one result carrying the error.
+
+Every subscriber of an event in a process is handed the same object, loaded once
+(``EventHub.shared``): a selection that cannot depend on who asks is then executed and
+encoded once for all of them and sent by the stream itself (``runtime/api/fanout.py``);
+each subscriber's own rules above still decide whether the event reaches it.
 """
 
 from __future__ import annotations
@@ -23,27 +28,25 @@ from uuid import UUID
 import asyncpg
 import strawberry
 
-from runtime.activity.models import ActivityLog as StoredActivity
 from runtime.activity.repo import ActivityRepo
-from runtime.anomalies.models import Anomaly as StoredAnomaly
 from runtime.anomalies.repo import AnomalyRepo
 from runtime.api.auth import Authenticator, BadTokenError
 from runtime.api.context import ApiContext
 from runtime.api.errors import ApiError
-from runtime.api.events_hub import EventHub
+from runtime.api.events_hub import EventHub, Loader, event_key
+from runtime.api.fanout import shared_sender
 from runtime.api.types.activity import ActivityLog
 from runtime.api.types.anomalies import Anomaly
 from runtime.api.types.inbox import InboxItem
 from runtime.events import ACTIVITY_LOGS, ANOMALIES, INBOX_ITEMS, Event
-from runtime.inbox.models import InboxItem as StoredInboxItem
 from runtime.inbox.repo import InboxRepo
 from runtime.tokens.models import Principal
 
-__all__ = ["Subscription"]
+__all__ = ["Subscription", "event_loaders"]
 
 Info = strawberry.Info[ApiContext, None]
 
-StoredT = TypeVar("StoredT")
+NodeT = TypeVar("NodeT")
 
 Accept = Callable[[Event], bool]
 """Which events of the principal's workspace a subscriber may receive."""
@@ -59,8 +62,8 @@ class Subscription:
             info.context.workspace(workspace_id)
             return _everything
 
-        async for stored in _created(info, ACTIVITY_LOGS, authorize, _activity):
-            yield ActivityLog.of(stored)
+        async for node in _created(info, ACTIVITY_LOGS, authorize, _activity):
+            yield node
 
     @strawberry.subscription(
         description=(
@@ -74,8 +77,8 @@ class Subscription:
             user = await info.context.user(user_id)
             return lambda event: event.user_id == user
 
-        async for stored in _created(info, INBOX_ITEMS, authorize, _inbox_item):
-            yield InboxItem.of(stored)
+        async for node in _created(info, INBOX_ITEMS, authorize, _inbox_item):
+            yield node
 
     @strawberry.subscription(description="The workspace's anomalies, as they are detected.")
     async def anomaly_detected(
@@ -85,17 +88,18 @@ class Subscription:
             info.context.workspace(workspace_id)
             return _everything
 
-        async for stored in _created(info, ANOMALIES, authorize, _anomaly):
-            yield Anomaly.of(stored)
+        async for node in _created(info, ANOMALIES, authorize, _anomaly):
+            yield node
 
 
 async def _created(
     info: Info,
     channel: str,
     authorize: Callable[[], Awaitable[Accept]],
-    fetch: Callable[[asyncpg.Pool, UUID, UUID], Awaitable[StoredT | None]],
-) -> AsyncIterator[StoredT]:
-    """The rows created on ``channel`` that ``authorize`` lets the principal see."""
+    fetch: Callable[[asyncpg.Pool, UUID, UUID], Awaitable[NodeT | None]],
+) -> AsyncIterator[NodeT]:
+    """The rows created on ``channel`` that ``authorize`` lets the principal see, as the
+    objects ``fetch`` makes of them: one object per event for all its subscribers."""
     context = info.context
     accept = await authorize()
     hub: EventHub = context.services.extras["events"]
@@ -104,21 +108,29 @@ async def _created(
     def wanted(event: Event) -> bool:
         return event.op == "insert" and accept(event)
 
+    # None: each event goes through strawberry (executed for this subscriber alone).
+    sender = shared_sender(info)
+
     async with hub.subscribe(channel, principal.workspace_id, accept=wanted) as events:
         async for event in events:
             refreshed = await _principal_now(context)
             if refreshed != principal:
                 principal = refreshed
                 accept = await authorize()  # e.g. an admin made a member
-            stored = await hub.shared(
-                (channel, event.id), partial(fetch, context.pool, event.workspace_id, event.id)
+                if not wanted(event):
+                    continue  # this event too is held to the rules as they are now
+            node = await hub.shared(
+                event_key(event), partial(fetch, context.pool, event.workspace_id, event.id)
             )
-            if stored is None:
+            if node is None:
                 continue  # deleted since
+            if sender is not None:
+                await sender.send(node)  # executed once for all who share the selection
+                continue
             # A connection's context lives as long as the socket: each event's fields are
             # loaded afresh, as for an HTTP request, not from what earlier events cached.
             context.loaders.clear()
-            yield stored
+            yield node
 
 
 async def _principal_now(context: ApiContext) -> Principal:
@@ -135,25 +147,36 @@ async def _principal_now(context: ApiContext) -> Principal:
     return principal
 
 
+def event_loaders(pool: asyncpg.Pool) -> dict[str, Loader]:
+    """What the subscriptions make of each channel's events, for ``EventHub(loaders=...)``:
+    the hub loads an event once, before its subscribers wake (they find it ready)."""
+
+    def loader(fetch: Callable[[asyncpg.Pool, UUID, UUID], Awaitable[object]]) -> Loader:
+        return lambda event: fetch(pool, event.workspace_id, event.id)
+
+    return {
+        ACTIVITY_LOGS: loader(_activity),
+        INBOX_ITEMS: loader(_inbox_item),
+        ANOMALIES: loader(_anomaly),
+    }
+
+
 def _everything(_event: Event) -> bool:
     return True
 
 
 async def _activity(
     pool: asyncpg.Pool, workspace_id: UUID, activity_id: UUID
-) -> StoredActivity | None:
+) -> ActivityLog | None:
     found = await ActivityRepo(pool).get_many(workspace_id, [activity_id])
-    return found[0] if found else None
+    return ActivityLog.of(found[0]) if found else None
 
 
-async def _inbox_item(
-    pool: asyncpg.Pool, workspace_id: UUID, item_id: UUID
-) -> StoredInboxItem | None:
+async def _inbox_item(pool: asyncpg.Pool, workspace_id: UUID, item_id: UUID) -> InboxItem | None:
     found = await InboxRepo(pool).get_items(workspace_id, [item_id])
-    return found[0] if found else None
+    return InboxItem.of(found[0]) if found else None
 
 
-async def _anomaly(
-    pool: asyncpg.Pool, workspace_id: UUID, anomaly_id: UUID
-) -> StoredAnomaly | None:
-    return await AnomalyRepo(pool).get(workspace_id, anomaly_id)
+async def _anomaly(pool: asyncpg.Pool, workspace_id: UUID, anomaly_id: UUID) -> Anomaly | None:
+    found = await AnomalyRepo(pool).get(workspace_id, anomaly_id)
+    return None if found is None else Anomaly.of(found)
