@@ -15,7 +15,6 @@ import asyncpg
 import typer
 
 from runtime.agents.extraction import Extractor
-from runtime.api.schema import schema_sdl
 from runtime.cli._common import load_settings, result_line, results_only_on_stdout, run
 from runtime.cli.agents import EXTRACTOR_HELP, extractor_named
 from runtime.cli.worker import RunProcessing, dispatch_until, run_processing, stop_on_signals
@@ -112,6 +111,8 @@ def serve_command(
 def schema_command() -> None:
     """Print the GraphQL schema (SDL): the seed's operations and types plus what the flows
     add. No database or server needed."""
+    from runtime.api.schema import schema_sdl  # the API's imports cost 0.5 s: only here
+
     sys.stdout.write(schema_sdl())
 
 
