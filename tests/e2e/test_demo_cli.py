@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
 import sys
@@ -27,7 +26,7 @@ import psutil
 import pytest
 
 from runtime.db.embedded import EmbeddedPostgres
-from tests.cli import REPO, crm_agents
+from tests.cli import command_environment, crm_agents, free_port, log_tail, until_gone
 
 STARTUP_S = 240.0  # Ray and Serve on a busy two-core machine
 SETTLE_S = 90.0
@@ -41,22 +40,6 @@ STATE = """query($ws: ID!, $user: ID!) {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-def _environment(env: dict[str, str]) -> dict[str, str]:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("CRM_AGENTS_", "RAY_")) and k != "DATABASE_URL"
-    }
-    return {**base, **env, "PYTHONPATH": str(REPO)}
-
-
 async def _start(home: Path, log: Path, *args: str) -> asyncio.subprocess.Process:
     with log.open("ab") as stderr:
         return await asyncio.create_subprocess_exec(
@@ -66,7 +49,7 @@ async def _start(home: Path, log: Path, *args: str) -> asyncio.subprocess.Proces
             "demo",
             "--json",
             *args,
-            env=_environment({"CRM_AGENTS_HOME": str(home)}),
+            env=command_environment({"CRM_AGENTS_HOME": str(home)}),
             cwd=tempfile.gettempdir(),
             stdout=asyncio.subprocess.PIPE,
             stderr=stderr,
@@ -79,8 +62,8 @@ async def _event(process: asyncio.subprocess.Process, log: Path, timeout_s: floa
     try:
         line = await asyncio.wait_for(process.stdout.readline(), timeout_s)
     except TimeoutError:
-        pytest.fail(f"the demo printed nothing in {timeout_s} s:\n{_tail(log)}")
-    assert line, f"the demo ended early:\n{_tail(log)}"
+        pytest.fail(f"the demo printed nothing in {timeout_s} s:\n{log_tail(log)}")
+    assert line, f"the demo ended early:\n{log_tail(log)}"
     return json.loads(line)
 
 
@@ -88,19 +71,15 @@ async def _stop(process: asyncio.subprocess.Process, log: Path) -> list[Any]:
     """SIGTERM; the exit code must be 0. Returns the JSON lines printed until then."""
     process.send_signal(signal.SIGTERM)
     out, _ = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode == 0, _tail(log)
+    assert process.returncode == 0, log_tail(log)
     return [json.loads(line) for line in out.splitlines()]
-
-
-def _tail(log: Path) -> str:
-    return log.read_text()[-3000:]
 
 
 @pytest.mark.slow
 async def test_demo_shows_activity_inbox_items_and_crm_writes_then_stops_cleanly(
     scratch_home: Path,
 ) -> None:
-    port, emulator_port = _free_port(), _free_port()
+    port, emulator_port = free_port(), free_port()
     log = scratch_home / "demo.log"
     process = await _start(
         scratch_home,
@@ -140,7 +119,7 @@ async def test_demo_shows_activity_inbox_items_and_crm_writes_then_stops_cleanly
     assert lines[-1]["event"] == "stopped"
     assert lines[-1]["meetings_sent"] >= 1
     assert lines[-1]["runs_failed"] == 0
-    await _until_gone(started)
+    await until_gone(started)
     assert not EmbeddedPostgres(scratch_home / "pgdata").state().running
     for used in (port, emulator_port):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -148,7 +127,7 @@ async def test_demo_shows_activity_inbox_items_and_crm_writes_then_stops_cleanly
 
     # Again on the same home: the same workspace, admin and agent; a new token.
     # (A new port: the last one may linger in the kernel for a while.)
-    again = await _start(scratch_home, log, "--port", str(_free_port()), "--meetings", "1")
+    again = await _start(scratch_home, log, "--port", str(free_port()), "--meetings", "1")
     try:
         second = await _event(again, log, STARTUP_S)
         started = psutil.Process(again.pid).children(recursive=True)
@@ -162,7 +141,7 @@ async def test_demo_shows_activity_inbox_items_and_crm_writes_then_stops_cleanly
         await _stop(again, log)
     finally:
         await _killed(again)
-    await _until_gone(started)
+    await until_gone(started)
 
 
 async def _killed(process: asyncio.subprocess.Process) -> None:
@@ -197,7 +176,7 @@ def test_bad_input_is_refused_naming_the_option_before_anything_starts(
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        ports = {"taken": str(taken.getsockname()[1]), "free": str(_free_port())}
+        ports = {"taken": str(taken.getsockname()[1]), "free": str(free_port())}
         result = crm_agents(
             "demo",
             *(arg.format(**ports) for arg in args),
@@ -242,13 +221,3 @@ async def _until_written(http: httpx.AsyncClient, ready: dict[str, Any]) -> dict
             return state
         await asyncio.sleep(0.5)
     raise AssertionError("no auto-applied field was written")
-
-
-async def _until_gone(processes: list[psutil.Process], timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        alive = [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-        if not alive:
-            return
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"processes left behind: {[p.name() for p in alive]}")

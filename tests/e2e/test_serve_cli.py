@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
 import sys
@@ -34,7 +33,7 @@ import pytest
 
 from runtime.db.embedded import EmbeddedPostgres
 from tests.api.graphql_ws import receive, session, subscribe
-from tests.cli import REPO, crm_agents
+from tests.cli import command_environment, crm_agents, free_port, log_tail, until_gone
 from tests.hubspot_emulator import TOKEN, running_emulator
 from tests.meetings import dialogue, example_meeting
 from tests.pipeline_setup import PRICE_AGREED
@@ -66,26 +65,10 @@ ITEM_ACTIVITY = """query($id: ID!) {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 def _ok(*args: str, env: dict[str, str]) -> str:
     result = crm_agents(*args, env=env)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
-
-
-def _environment(env: dict[str, str]) -> dict[str, str]:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("CRM_AGENTS_", "RAY_")) and k != "DATABASE_URL"
-    }
-    return {**base, **env, "PYTHONPATH": str(REPO)}
 
 
 async def _url_line(process: asyncio.subprocess.Process, log: Path) -> str:
@@ -93,13 +76,9 @@ async def _url_line(process: asyncio.subprocess.Process, log: Path) -> str:
     try:
         line = await asyncio.wait_for(process.stdout.readline(), STARTUP_S)
     except TimeoutError:
-        pytest.fail(f"serve printed no URL in {STARTUP_S} s:\n{_tail(log)}")
-    assert line, f"serve ended before it served:\n{_tail(log)}"
+        pytest.fail(f"serve printed no URL in {STARTUP_S} s:\n{log_tail(log)}")
+    assert line, f"serve ended before it served:\n{log_tail(log)}"
     return line.decode().strip()
-
-
-def _tail(log: Path) -> str:
-    return log.read_text()[-3000:]
 
 
 @pytest.mark.slow
@@ -107,7 +86,7 @@ async def test_serve_answers_http_and_websockets_runs_agents_and_stops_cleanly(
     scratch_home: Path,
 ) -> None:
     env = {"CRM_AGENTS_HOME": str(scratch_home), "CRM_AGENTS_WORKER__POLL_S": "0.5"}
-    port = _free_port()
+    port = free_port()
     log = scratch_home / "serve.log"
     process = await _start_serve(env, port, log)
     try:
@@ -163,7 +142,7 @@ async def test_a_partial_edited_approval_over_two_replicas_is_written_to_hubspot
         "CRM_AGENTS_API__REPLICAS": "2",
         "CRM_AGENTS_WRITES__FLUSH_INTERVAL_S": "0.2",
     }
-    port = _free_port()
+    port = free_port()
     log = scratch_home / "serve.log"
     with running_emulator() as emulator:
         process = await _start_serve(env, port, log)
@@ -249,7 +228,7 @@ async def _start_serve(env: dict[str, str], port: int, log: Path) -> asyncio.sub
             "serve",
             "--port",
             str(port),
-            env=_environment(env),
+            env=command_environment(env),
             cwd=tempfile.gettempdir(),
             stdout=asyncio.subprocess.PIPE,
             stderr=stderr,
@@ -278,7 +257,7 @@ async def _stopped_cleanly(
     assert process.returncode == 0, said[-3000:]
     assert "stopped:" in said
     assert "agent run(s) completed" in said
-    await _until_gone(started)
+    await until_gone(started)
     assert not EmbeddedPostgres(home / "pgdata").state().running
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0  # nobody listens there any more
@@ -382,13 +361,3 @@ def _listener(port: int) -> str:
         if listening and conn.pid:
             return psutil.Process(conn.pid).name()
     raise AssertionError(f"nothing listens on {port}")
-
-
-async def _until_gone(processes: list[psutil.Process], timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        alive = [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-        if not alive:
-            return
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"processes left behind: {[p.name() for p in alive]}")

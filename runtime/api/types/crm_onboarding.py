@@ -15,8 +15,9 @@ credential is ever part of an answer. Status: ``crmConnection`` (``types.crm_con
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import strawberry
 
@@ -41,6 +42,7 @@ __all__ = [
 ]
 
 Info = strawberry.Info[ApiContext, None]
+T = TypeVar("T")
 
 
 @strawberry.type(
@@ -150,17 +152,7 @@ class Query:
     async def crm_deal_properties(
         self, info: Info, workspace_id: strawberry.ID
     ) -> list[CRMDealProperty]:
-        principal = info.context.admin(workspace_id)
-        services = info.context.services
-        with service_errors(_argument):
-            found = await deal_properties(
-                services.pool,
-                principal.workspace_id,
-                requested_by=principal.user_id,
-                keyring=services.keyring(),
-                hubspot=services.settings.hubspot,
-                clock=services.clock,
-            )
+        found = await _discover(info, workspace_id, deal_properties)
         return [CRMDealProperty.of(p) for p in found]
 
     @strawberry.field(
@@ -169,18 +161,25 @@ class Query:
     async def crm_deal_pipelines(
         self, info: Info, workspace_id: strawberry.ID
     ) -> list[CRMDealPipeline]:
-        principal = info.context.admin(workspace_id)
-        services = info.context.services
-        with service_errors(_argument):
-            found = await deal_pipelines(
-                services.pool,
-                principal.workspace_id,
-                requested_by=principal.user_id,
-                keyring=services.keyring(),
-                hubspot=services.settings.hubspot,
-                clock=services.clock,
-            )
+        found = await _discover(info, workspace_id, deal_pipelines)
         return [CRMDealPipeline.of(p) for p in found]
+
+
+async def _discover(
+    info: Info, workspace_id: strawberry.ID, read: Callable[..., Awaitable[list[T]]]
+) -> list[T]:
+    """``read`` (a discovery of ``runtime.connections.discovery``) for the admin's workspace."""
+    principal = info.context.admin(workspace_id)
+    services = info.context.services
+    with service_errors(_argument):
+        return await read(
+            services.pool,
+            principal.workspace_id,
+            requested_by=principal.user_id,
+            keyring=services.keyring(),
+            hubspot=services.settings.hubspot,
+            clock=services.clock,
+        )
 
 
 @strawberry.type
