@@ -54,8 +54,10 @@ Loader = Callable[[Event], Awaitable[object]]
 
 
 def event_key(event: Event) -> Hashable:
-    """The ``EventHub.shared`` key of what ``event`` refers to (the key ``loaders`` use)."""
-    return (event.channel, event.id)
+    """The ``EventHub.shared`` key of what ``event`` refers to (the key ``loaders`` use): the
+    row as it is after this change, so a status change is loaded again, not taken from the
+    insert's load."""
+    return (event.channel, event.id, event.op, event.status)
 
 
 class Subscriber:

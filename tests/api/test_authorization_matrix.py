@@ -123,6 +123,16 @@ class World:
     async def anomaly_event(self, _variables: Variables) -> UUID:
         return UUID(await self.anomaly())
 
+    async def activity_status_event(self, variables: Variables) -> UUID:
+        found = await self.activity_event(variables)
+        await self.pool.execute("UPDATE activity_logs SET status = 'success' WHERE id = $1", found)
+        return found
+
+    async def inbox_status_event(self, variables: Variables) -> UUID:
+        found = await self.inbox_event(variables)
+        await self.pool.execute("UPDATE inbox_items SET status = 'rejected' WHERE id = $1", found)
+        return found
+
 
 Arguments = Callable[[World], Awaitable[Variables]]
 EventRaiser = Callable[[World, Variables], Awaitable[UUID]]
@@ -404,6 +414,28 @@ ROWS: dict[str, list[Case]] = {
             {"none": U, "other": F, "member": OK, "admin": OK},
             World.anomaly_event,
         )
+    ],
+    "activityLogUpdated": [
+        Case(
+            "the workspace's activity",
+            _workspace,
+            {"none": U, "other": F, "member": OK, "admin": OK},
+            World.activity_status_event,
+        )
+    ],
+    "inboxItemUpdated": [
+        Case(
+            "the member's inbox",
+            _member,
+            {"none": U, "other": F, "member": OK, "admin": OK},
+            World.inbox_status_event,
+        ),
+        Case(
+            "the admin's inbox",
+            _admin,
+            {"none": U, "other": F, "member": F, "admin": OK},
+            World.inbox_status_event,
+        ),
     ],
 }
 

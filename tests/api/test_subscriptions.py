@@ -205,6 +205,68 @@ async def test_a_new_anomaly_arrives_and_status_changes_do_not(
         assert node == {"id": str(new), "title": "Half the runs failed", "severity": "ERROR"}
 
 
+INBOX_UPDATED = """subscription($u: ID!) {
+  inboxItemUpdated(userId: $u) { id status resolvedBy { email } }
+}"""
+ACTIVITY_UPDATED = """subscription($ws: ID!) {
+  activityLogUpdated(workspaceId: $ws) { id status }
+}"""
+
+
+async def test_status_changes_arrive_as_updates_with_the_row_as_it_is_now(
+    api_url: str, tenants: Tenants, pool: asyncpg.Pool
+) -> None:
+    home = tenants.home
+
+    async def pending_item() -> UUID:
+        item = await _inbox_item(pool, home.workspace_id, home.member_id)
+        await pool.execute("UPDATE inbox_items SET status = 'rejected' WHERE id = $1", item)
+        return item
+
+    async with session(api_url, home.member_token) as ws:
+        await subscribe(ws, "u", INBOX_UPDATED, {"u": str(home.member_id)})
+        first, raised = await until_live(ws, pending_item)
+        assert UUID(_payload(first, "inboxItemUpdated")["id"]) in raised
+
+        # A new item is no update; the admin's item is not the member's; a decision is.
+        item = await _inbox_item(pool, home.workspace_id, home.member_id)
+        admins = await _inbox_item(pool, home.workspace_id, home.admin_id)
+        await pool.execute("UPDATE inbox_items SET status = 'expired' WHERE id = $1", admins)
+        await pool.execute(
+            "UPDATE inbox_items SET status = 'approved', resolved_by = $2 WHERE id = $1",
+            item,
+            home.member_id,
+        )
+        node = _payload(await receive(ws), "inboxItemUpdated")
+        assert node == {
+            "id": str(item),
+            "status": "APPROVED",
+            "resolvedBy": {"email": "member@home.example"},
+        }
+        # The same row changing again is loaded again, not taken from the first change.
+        await pool.execute("UPDATE inbox_items SET status = 'pending' WHERE id = $1", item)
+        node = _payload(await receive(ws), "inboxItemUpdated")
+        assert (node["id"], node["status"]) == (str(item), "PENDING")
+
+
+async def test_an_activity_settling_arrives_as_an_update(
+    api_url: str, tenants: Tenants, pool: asyncpg.Pool
+) -> None:
+    home = tenants.home
+
+    async def settled() -> UUID:
+        activity = await _activity(pool, home.workspace_id)
+        await pool.execute("UPDATE activity_logs SET status = 'failed' WHERE id = $1", activity)
+        return activity
+
+    async with session(api_url, home.member_token) as ws:
+        await subscribe(ws, "a", ACTIVITY_UPDATED, {"ws": str(home.workspace_id)})
+        first, raised = await until_live(ws, settled)
+        node = _payload(first, "activityLogUpdated")
+        assert UUID(node["id"]) in raised
+        assert node["status"] == "FAILED"
+
+
 async def test_a_revoked_token_stops_receiving(
     api_url: str, tenants: Tenants, pool: asyncpg.Pool
 ) -> None:

@@ -1,7 +1,9 @@
-"""The seed's subscriptions: ``activityLogCreated``, ``inboxItemCreated``, ``anomalyDetected``.
+"""The seed's subscriptions: ``activityLogCreated``, ``inboxItemCreated``, ``anomalyDetected``;
+and the status changes of the first two: ``activityLogUpdated``, ``inboxItemUpdated``.
 
-Each delivers rows as they are *created* (inserts, not status changes), raised by any
-process: the triggers of ``migrations/0011`` NOTIFY on commit, and the process's
+The ``...Created`` ones deliver rows as they are created, the ``...Updated`` ones each
+change of a row's status (the row as it is after that change), raised by any process: the
+triggers of ``migrations/0011`` NOTIFY on commit, and the process's
 ``EventHub`` (``runtime/api/events_hub.py``) fans each notification out to its
 subscribers, so every replica sees what a worker, another replica or the CLI wrote.
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from functools import partial
-from typing import TypeVar
+from typing import Literal, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -91,22 +93,63 @@ class Subscription:
         async for node in _created(info, ANOMALIES, authorize, _anomaly):
             yield node
 
+    @strawberry.subscription(
+        description="The workspace's activity rows whose status changed: a run's fields"
+        " written (SUCCESS), refused (FAILED) or rejected (REJECTED)."
+    )
+    async def activity_log_updated(
+        self, info: Info, workspace_id: strawberry.ID
+    ) -> AsyncGenerator[ActivityLog, None]:
+        async def authorize() -> Accept:
+            info.context.workspace(workspace_id)
+            return _everything
 
-async def _created(
+        async for node in _events(info, ACTIVITY_LOGS, "update", authorize, _activity):
+            yield node
+
+    @strawberry.subscription(
+        description="A user's inbox items whose status changed: decided, expired, superseded,"
+        " answered, or pending again (a field the writer sent back for review). A member may"
+        " follow only their own, an admin any member's."
+    )
+    async def inbox_item_updated(
+        self, info: Info, user_id: strawberry.ID
+    ) -> AsyncGenerator[InboxItem, None]:
+        async def authorize() -> Accept:
+            user = await info.context.user(user_id)
+            return lambda event: event.user_id == user
+
+        async for node in _events(info, INBOX_ITEMS, "update", authorize, _inbox_item):
+            yield node
+
+
+def _created(
     info: Info,
     channel: str,
     authorize: Callable[[], Awaitable[Accept]],
     fetch: Callable[[asyncpg.Pool, UUID, UUID], Awaitable[NodeT | None]],
 ) -> AsyncIterator[NodeT]:
-    """The rows created on ``channel`` that ``authorize`` lets the principal see, as the
-    objects ``fetch`` makes of them: one object per event for all its subscribers."""
+    """The rows created on ``channel`` that ``authorize`` lets the principal see."""
+    return _events(info, channel, "insert", authorize, fetch)
+
+
+async def _events(
+    info: Info,
+    channel: str,
+    op: Literal["insert", "update"],
+    authorize: Callable[[], Awaitable[Accept]],
+    fetch: Callable[[asyncpg.Pool, UUID, UUID], Awaitable[NodeT | None]],
+) -> AsyncIterator[NodeT]:
+    """The rows created (``op`` insert) or whose status changed (update) on ``channel`` that
+    ``authorize`` lets the principal see, as the objects ``fetch`` makes of them: one object
+    per event for all its subscribers."""
     context = info.context
     accept = await authorize()
     hub: EventHub = context.services.extras["events"]
     principal = context.principal
 
     def wanted(event: Event) -> bool:
-        return event.op == "insert" and accept(event)
+        return event.op == op and accept(event)
 
     # None: each event goes through strawberry (executed for this subscriber alone).
     sender = shared_sender(info)
