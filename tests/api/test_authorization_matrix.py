@@ -128,6 +128,11 @@ class World:
         await self.pool.execute("UPDATE activity_logs SET status = 'success' WHERE id = $1", found)
         return found
 
+    async def anomaly_status_event(self, _variables: Variables) -> UUID:
+        found = UUID(await self.anomaly())
+        await self.pool.execute("UPDATE anomalies SET status = 'resolved' WHERE id = $1", found)
+        return found
+
     async def inbox_status_event(self, variables: Variables) -> UUID:
         found = await self.inbox_event(variables)
         await self.pool.execute("UPDATE inbox_items SET status = 'rejected' WHERE id = $1", found)
@@ -421,6 +426,14 @@ ROWS: dict[str, list[Case]] = {
             _workspace,
             {"none": U, "other": F, "member": OK, "admin": OK},
             World.activity_status_event,
+        )
+    ],
+    "anomalyUpdated": [
+        Case(
+            "the workspace's anomalies",
+            _workspace,
+            {"none": U, "other": F, "member": OK, "admin": OK},
+            World.anomaly_status_event,
         )
     ],
     "inboxItemUpdated": [

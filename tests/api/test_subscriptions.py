@@ -189,28 +189,46 @@ async def test_a_user_receives_only_their_own_inbox_items(
         assert node["user"] == {"id": str(home.member_id)}
 
 
-async def test_a_new_anomaly_arrives_and_status_changes_do_not(
-    api_url: str, tenants: Tenants, pool: asyncpg.Pool
-) -> None:
-    home = tenants.home
-    async with session(api_url, home.member_token) as ws:
-        await subscribe(ws, "x", ANOMALY, {"ws": str(home.workspace_id)})
-        first, raised = await until_live(ws, lambda: _anomaly(pool, home.workspace_id))
-        assert UUID(_payload(first, "anomalyDetected")["id"]) in raised
-
-        await pool.execute("UPDATE anomalies SET status = 'resolved' WHERE id = $1", raised[-1])
-        new = await _anomaly(pool, home.workspace_id)
-
-        node = _payload(await receive(ws), "anomalyDetected")
-        assert node == {"id": str(new), "title": "Half the runs failed", "severity": "ERROR"}
-
-
 INBOX_UPDATED = """subscription($u: ID!) {
   inboxItemUpdated(userId: $u) { id status resolvedBy { email } }
 }"""
 ACTIVITY_UPDATED = """subscription($ws: ID!) {
   activityLogUpdated(workspaceId: $ws) { id status }
 }"""
+ANOMALY_UPDATED = """subscription($ws: ID!) {
+  anomalyUpdated(workspaceId: $ws) { id status }
+}"""
+
+
+async def test_a_new_anomaly_arrives_and_its_status_changes_arrive_as_updates(
+    api_url: str, tenants: Tenants, pool: asyncpg.Pool
+) -> None:
+    home = tenants.home
+    async with (
+        session(api_url, home.member_token) as created,
+        session(api_url, home.member_token) as updated,
+    ):
+        await subscribe(created, "x", ANOMALY, {"ws": str(home.workspace_id)})
+        await subscribe(updated, "y", ANOMALY_UPDATED, {"ws": str(home.workspace_id)})
+        first, raised = await until_live(created, lambda: _anomaly(pool, home.workspace_id))
+        assert UUID(_payload(first, "anomalyDetected")["id"]) in raised
+
+        async def resolved() -> UUID:
+            anomaly = await _anomaly(pool, home.workspace_id)
+            await pool.execute("UPDATE anomalies SET status = 'resolved' WHERE id = $1", anomaly)
+            return anomaly
+
+        change, changed = await until_live(updated, resolved)
+        node = _payload(change, "anomalyUpdated")
+        assert UUID(node["id"]) in changed
+        assert node["status"] == "RESOLVED"
+        # The status change is no new anomaly: the next created one is what arrives there.
+        new = await _anomaly(pool, home.workspace_id)
+        node = _payload(await receive(created), "anomalyDetected")
+        while node["id"] != str(new):
+            assert UUID(node["id"]) in {*raised, *changed}  # made by until_live above
+            node = _payload(await receive(created), "anomalyDetected")
+        assert node == {"id": str(new), "title": "Half the runs failed", "severity": "ERROR"}
 
 
 async def test_status_changes_arrive_as_updates_with_the_row_as_it_is_now(

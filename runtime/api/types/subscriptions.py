@@ -1,5 +1,5 @@
 """The seed's subscriptions: ``activityLogCreated``, ``inboxItemCreated``, ``anomalyDetected``;
-and the status changes of the first two: ``activityLogUpdated``, ``inboxItemUpdated``.
+and their status changes: ``activityLogUpdated``, ``inboxItemUpdated``, ``anomalyUpdated``.
 
 The ``...Created`` ones deliver rows as they are created, the ``...Updated`` ones each
 change of a row's status (the row as it is after that change), raised by any process: the
@@ -120,6 +120,19 @@ class Subscription:
             return lambda event: event.user_id == user
 
         async for node in _events(info, INBOX_ITEMS, "update", authorize, _inbox_item):
+            yield node
+
+    @strawberry.subscription(
+        description="The workspace's anomalies whose status changed: acknowledged or resolved."
+    )
+    async def anomaly_updated(
+        self, info: Info, workspace_id: strawberry.ID
+    ) -> AsyncGenerator[Anomaly, None]:
+        async def authorize() -> Accept:
+            info.context.workspace(workspace_id)
+            return _everything
+
+        async for node in _events(info, ANOMALIES, "update", authorize, _anomaly):
             yield node
 
 
