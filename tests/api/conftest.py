@@ -6,6 +6,8 @@ act as any of {no token, other workspace, member, admin} (the authorization matr
 
 from __future__ import annotations
 
+import base64
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +19,8 @@ import pytest
 from pydantic import SecretStr
 
 from runtime.api.http import build_api_app
-from runtime.settings import ApiSettings, Settings
+from runtime.connections.cipher import KeyRing
+from runtime.settings import ApiSettings, SecretsSettings, Settings
 from runtime.tokens.service import issue_token
 from runtime.users.models import UserCreate
 from runtime.users.service import add_user_to_workspace
@@ -83,6 +86,20 @@ def error_codes(body: dict[str, Any]) -> list[str]:
 def api_settings(database_dsn: str, **api: Any) -> Settings:
     limits = {"rate_limit_per_s": 10_000.0, "rate_limit_burst": 10_000, **api}
     return Settings(database_url=SecretStr(database_dsn), api=ApiSettings(**limits), _env_file=None)
+
+
+class ModuleKeys:
+    """A key ring of a test module's own, and the settings that make the API use it: what
+    the module seals (a CRM connection it stores) the API opens."""
+
+    def __init__(self) -> None:
+        key = os.urandom(32)
+        self.keyring = KeyRing([("k1", key)])
+        encoded = base64.urlsafe_b64encode(key).decode()
+        self.secrets = SecretsSettings(encryption_keys=SecretStr(f"k1:{encoded}"))
+
+    def settings(self, settings: Settings) -> Settings:
+        return settings.model_copy(update={"secrets": self.secrets})
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -11,20 +9,17 @@ from uuid import UUID
 
 import asyncpg
 import pytest
-from pydantic import SecretStr
 
 from runtime.agents.templates import all_templates, template_for
 from runtime.api.http import build_api_app
-from runtime.connections.cipher import KeyRing
 from runtime.connections.service import connect_private_token
 from runtime.crm.hubspot.emulator import EmulatorConfig
-from runtime.settings import SecretsSettings
-from tests.api.conftest import GraphQL, Tenants, api_settings, error_codes
+from tests.api.conftest import GraphQL, ModuleKeys, Tenants, api_settings, error_codes
 from tests.http_server import serve_asgi
 from tests.hubspot_emulator import NO_LATENCY, TOKEN, RunningEmulator, running_emulator
 from tests.meetings import example_meeting
 
-KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
+KEYS = ModuleKeys()
 AGENT_FIELDS = "id name status crmType callType config isTemplate description createdBy { id }"
 CREATE = f"mutation($in: CreateAgentConfigInput!) {{ createAgentConfig(input: $in) {{ {AGENT_FIELDS} }} }}"  # noqa: E501
 UPDATE = f"mutation($id: ID!, $in: UpdateAgentConfigInput!) {{ updateAgentConfig(id: $id, input: $in) {{ {AGENT_FIELDS} }} }}"  # noqa: E501
@@ -60,10 +55,7 @@ RUN_TABLES = ("agent_runs", "activity_logs", "inbox_items", "proposals", "write_
 @pytest.fixture(scope="module")
 def api_url(database_dsn: str) -> Iterator[str]:
     """The API with a key ring of its own, so that it opens the connections tests store."""
-    settings = api_settings(database_dsn).model_copy(
-        update={"secrets": SecretsSettings(encryption_keys=SecretStr(f"k1:{KEY}"))}
-    )
-    with serve_asgi(build_api_app(settings)) as url:
+    with serve_asgi(build_api_app(KEYS.settings(api_settings(database_dsn)))) as url:
         yield url
 
 
@@ -76,10 +68,9 @@ def emulator() -> Iterator[RunningEmulator]:
 @pytest.fixture(scope="module")
 async def connected(pool: asyncpg.Pool, tenants: Tenants, emulator: RunningEmulator) -> str:
     """The home workspace connected to the emulator (the other one has no connection)."""
-    keyring = KeyRing([("k1", base64.urlsafe_b64decode(KEY))])
     await connect_private_token(
         pool,
-        keyring,
+        KEYS.keyring,
         tenants.home.workspace_id,
         token=TOKEN,
         base_url=emulator.url,

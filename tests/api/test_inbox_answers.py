@@ -3,32 +3,27 @@ the person answers with ``answerInboxQuestion`` and the fields move to the picke
 
 from __future__ import annotations
 
-import base64
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
 import pytest
-from pydantic import SecretStr
 
 from runtime.agents.extractors.rules import RulesExtractor
 from runtime.api.http import build_api_app
 from runtime.clock import SystemClock
-from runtime.connections.cipher import KeyRing
 from runtime.connections.service import connect_private_token
 from runtime.runs.crm_source import ConnectedCrms
 from runtime.runs.dispatcher import Dispatcher
 from runtime.runs.executor import RunExecutor
-from runtime.settings import HubSpotSettings, SecretsSettings
-from tests.api.conftest import GraphQL, Tenants, api_settings, error_codes
+from runtime.settings import HubSpotSettings
+from tests.api.conftest import GraphQL, ModuleKeys, Tenants, api_settings, error_codes
 from tests.http_server import serve_asgi
 from tests.hubspot_emulator import TOKEN, RunningEmulator, running_emulator
 from tests.meetings import dialogue
 from tests.pipeline_setup import PRICE_AGREED
 
-KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
-KEYRING = KeyRing([("k1", base64.urlsafe_b64decode(KEY))])
+KEYS = ModuleKeys()
 CREATE = "mutation($in: CreateAgentConfigInput!) { createAgentConfig(input: $in) { id } }"
 ACTIVATE = "mutation($id: ID!) { activateAgent(id: $id) { id } }"
 INGEST = """
@@ -49,10 +44,7 @@ ANSWER = """mutation($id: ID!, $deal: String!) {
 @pytest.fixture(scope="module")
 def api_url(database_dsn: str) -> Iterator[str]:
     """The API with a key ring of its own, so that it opens the connection stored here."""
-    settings = api_settings(database_dsn).model_copy(
-        update={"secrets": SecretsSettings(encryption_keys=SecretStr(f"k1:{KEY}"))}
-    )
-    with serve_asgi(build_api_app(settings)) as url:
+    with serve_asgi(build_api_app(KEYS.settings(api_settings(database_dsn)))) as url:
         yield url
 
 
@@ -68,7 +60,7 @@ async def _question(
     """A run of an agent unsure of deal matches (every field reviewed): the admin's question."""
     home = tenants.home
     await connect_private_token(
-        pool, KEYRING, home.workspace_id, token=TOKEN, base_url=emulator.url
+        pool, KEYS.keyring, home.workspace_id, token=TOKEN, base_url=emulator.url
     )
     config = {
         "call_types": ["discovery"],
@@ -80,7 +72,7 @@ async def _question(
     gql.data(ACTIVATE, {"id": agent["createAgentConfig"]["id"]}, token=home.admin_token)
     meeting = dialogue(*PRICE_AGREED, external_id="zoom-question-1").model_dump(mode="json")
     gql.data(INGEST, {"ws": str(home.workspace_id), "in": meeting}, token=home.admin_token)
-    crms = ConnectedCrms(pool, KEYRING, HubSpotSettings(max_retries=0), clock=SystemClock())
+    crms = ConnectedCrms(pool, KEYS.keyring, HubSpotSettings(max_retries=0), clock=SystemClock())
     executor = RunExecutor(pool, crms, extractor=RulesExtractor(), clock=SystemClock())
     try:
         await Dispatcher(pool, executor, owner="test").drain()

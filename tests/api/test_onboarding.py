@@ -5,9 +5,7 @@ agent on a stored meeting, activate it. One API server and one emulator for the 
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,19 +19,17 @@ import pytest
 from pydantic import SecretStr
 
 from runtime.api.http import build_api_app
-from runtime.connections.cipher import KeyRing
 from runtime.connections.oauth import start_oauth
 from runtime.connections.service import connect_private_token, load_credentials
 from runtime.crm.hubspot.emulator import EmulatorConfig
 from runtime.errors import ConflictError
-from runtime.settings import HubSpotSettings, SecretsSettings
-from tests.api.conftest import GraphQL, Tenants, api_settings, error_codes
+from runtime.settings import HubSpotSettings
+from tests.api.conftest import GraphQL, ModuleKeys, Tenants, api_settings, error_codes
 from tests.http_server import serve_asgi
 from tests.hubspot_emulator import NO_LATENCY, TOKEN, RunningEmulator, running_emulator
 from tests.meetings import example_meeting
 
-KEY = os.urandom(32)
-KEYRING = KeyRing([("k1", KEY)])
+KEYS = ModuleKeys()
 OAUTH_APP = EmulatorConfig().oauth
 RETURN_URL = "https://app.example/settings/crm"
 CALLBACK = "/oauth/hubspot/callback"
@@ -119,13 +115,7 @@ def api_url(database_dsn: str, emulator: RunningEmulator) -> Iterator[str]:
         oauth_return_url=RETURN_URL,
         max_retries=0,
     )
-    encoded = base64.urlsafe_b64encode(KEY).decode()
-    settings = api_settings(database_dsn).model_copy(
-        update={
-            "hubspot": hubspot,
-            "secrets": SecretsSettings(encryption_keys=SecretStr(f"k1:{encoded}")),
-        }
-    )
+    settings = KEYS.settings(api_settings(database_dsn)).model_copy(update={"hubspot": hubspot})
     with serve_asgi(build_api_app(settings)) as url:
         # The callback's URL is known once the server listens; the app reads the OAuth
         # settings per request, and no request has been made yet.
@@ -213,7 +203,7 @@ async def test_onboarding_end_to_end(
     assert status["accessTokenExpiresAt"]
     stored = await _stored(pool, home.workspace_id)
     assert stored is not None
-    found = await load_credentials(pool, KEYRING, home.workspace_id)
+    found = await load_credentials(pool, KEYS.keyring, home.workspace_id)
     assert found is not None
     credentials = found[1]
     assert credentials.refresh_token is not None
@@ -430,7 +420,7 @@ async def test_discovery_with_a_refused_token_says_to_reconnect(
     other = tenants.other
     # Stored without the check (as `crm connect --no-verify` does); HubSpot refuses it.
     await connect_private_token(
-        pool, KEYRING, other.workspace_id, token="pat-na1-revoked", base_url=emulator.url
+        pool, KEYS.keyring, other.workspace_id, token="pat-na1-revoked", base_url=emulator.url
     )
     body = gql.query(PIPELINES, {"ws": str(other.workspace_id)}, token=other.admin_token)
     code, field, message = _error(body)
