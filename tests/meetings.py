@@ -23,13 +23,17 @@ def example_meeting(**changes: Any) -> dict[str, Any]:
     return meeting
 
 
-def dialogue(*lines: tuple[str, str], **changes: Any) -> MeetingIn:
-    """The example meeting with this transcript, (speaker, text) pairs 10 s apart."""
-    transcript = [
+def transcript(*lines: tuple[str, str]) -> list[dict[str, Any]]:
+    """A meeting's transcript of (speaker, text) pairs 10 s apart, as the JSON format has it."""
+    return [
         {"speaker": speaker, "start_s": float(10 * i), "text": text}
         for i, (speaker, text) in enumerate(lines)
     ]
-    return MeetingIn.model_validate(example_meeting(transcript=transcript, **changes))
+
+
+def dialogue(*lines: tuple[str, str], **changes: Any) -> MeetingIn:
+    """The example meeting with this transcript, (speaker, text) pairs 10 s apart."""
+    return MeetingIn.model_validate(example_meeting(transcript=transcript(*lines), **changes))
 
 
 def with_transcript_line(index: int, **changes: Any) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from runtime.crm.hubspot.emulator import EmulatorConfig
 from tests.api.conftest import GraphQL, ModuleKeys, Tenants, api_settings, error_codes
 from tests.http_server import serve_asgi
 from tests.hubspot_emulator import NO_LATENCY, TOKEN, RunningEmulator, running_emulator
-from tests.meetings import example_meeting
+from tests.meetings import example_meeting, transcript
+from tests.pipeline_setup import PRICE_AGREED
 
 KEYS = ModuleKeys()
 AGENT_FIELDS = "id name status crmType callType config isTemplate description createdBy { id }"
@@ -38,15 +39,7 @@ mutation($agent: ID!, $meeting: ID!) {
 INGEST = """
 mutation($ws: ID!, $in: JSON!) { ingestMeeting(workspaceId: $ws, input: $in) { meeting { id } } }
 """
-SAID = [
-    {"speaker": "Sam Lee", "start_s": 0.0, "text": "So where did you land on price?"},
-    {
-        "speaker": "Dana Ruiz",
-        "start_s": 10.0,
-        "text": "Sixty thousand works for us. We'll sign by the end of next month.",
-    },
-    {"speaker": "Sam Lee", "start_s": 20.0, "text": "Great. I'll send the order form tomorrow."},
-]
+SAID = transcript(*PRICE_AGREED)
 TEMPLATE_KEYS = [t.call_type for t in all_templates()]
 # Every table a run would leave rows in; a preview must leave none of them.
 RUN_TABLES = ("agent_runs", "activity_logs", "inbox_items", "proposals", "write_outbox")

@@ -27,7 +27,8 @@ from runtime.settings import HubSpotSettings
 from tests.api.conftest import GraphQL, ModuleKeys, Tenants, api_settings, error_codes
 from tests.http_server import serve_asgi
 from tests.hubspot_emulator import NO_LATENCY, TOKEN, RunningEmulator, running_emulator
-from tests.meetings import example_meeting
+from tests.meetings import example_meeting, transcript
+from tests.pipeline_setup import PRICE_AGREED
 
 KEYS = ModuleKeys()
 OAUTH_APP = EmulatorConfig().oauth
@@ -85,15 +86,7 @@ mutation($agent: ID!, $meeting: ID!) {
 }
 """
 ACTIVATE = "mutation($id: ID!) { activateAgent(id: $id) { id status } }"
-SAID = [
-    {"speaker": "Sam Lee", "start_s": 0.0, "text": "So where did you land on price?"},
-    {
-        "speaker": "Dana Ruiz",
-        "start_s": 10.0,
-        "text": "Sixty thousand works for us. We'll sign by the end of next month.",
-    },
-    {"speaker": "Sam Lee", "start_s": 20.0, "text": "Great. I'll send the order form tomorrow."},
-]
+SAID = transcript(*PRICE_AGREED)
 
 
 @pytest.fixture(scope="module")

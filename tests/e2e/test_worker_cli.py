@@ -21,18 +21,11 @@ import pytest
 from runtime.crm.hubspot.emulator import EmulatorConfig
 from tests.cli import REPO, crm_agents
 from tests.hubspot_emulator import NO_LATENCY, TOKEN, RunningEmulator, running_emulator
-from tests.meetings import example_meeting
+from tests.meetings import example_meeting, transcript
+from tests.pipeline_setup import PRICE_AGREED
 
 KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
-SAID = [
-    {"speaker": "Sam Lee", "start_s": 0.0, "text": "So where did you land on price?"},
-    {
-        "speaker": "Dana Ruiz",
-        "start_s": 10.0,
-        "text": "Sixty thousand works for us. We'll sign by the end of next month.",
-    },
-    {"speaker": "Sam Lee", "start_s": 20.0, "text": "Great. I'll send the order form tomorrow."},
-]
+SAID = transcript(*PRICE_AGREED)
 
 
 @pytest.fixture(scope="module")
