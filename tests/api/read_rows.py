@@ -16,9 +16,12 @@ import asyncpg
 
 from runtime.agent_configs.models import AgentConfigCreate
 from runtime.agent_configs.repo import AgentConfigRepo
+from runtime.api.http import build_api_app
 from runtime.db.pool import init_connection
 from runtime.meetings.models import MeetingIn
 from runtime.meetings.repo import MeetingRepo
+from tests.api.conftest import api_settings
+from tests.http_server import serve_asgi
 
 __all__ = [
     "ActivityRow",
@@ -184,6 +187,13 @@ class StatementLog:
             return pool, pool.close
 
         return open_pool
+
+    @contextmanager
+    def serving(self, database_dsn: str) -> Iterator[str]:
+        """The app on uvicorn (its URL) with a pool whose statements this log records."""
+        app = build_api_app(api_settings(database_dsn), open_pool=self.opener(database_dsn))
+        with serve_asgi(app) as url:
+            yield url
 
     @contextmanager
     def recording(self) -> Iterator[list[str]]:

@@ -12,8 +12,7 @@ from uuid import UUID
 import asyncpg
 import pytest
 
-from runtime.api.http import build_api_app
-from tests.api.conftest import GraphQL, Tenants, api_settings, error_codes
+from tests.api.conftest import GraphQL, Tenants, error_codes
 from tests.api.read_rows import (
     ActivityRow,
     StatementLog,
@@ -22,7 +21,6 @@ from tests.api.read_rows import (
     add_meeting,
     add_proposal,
 )
-from tests.http_server import serve_asgi
 
 PAGE = """
 query($ws: ID!, $filters: ActivityLogFilters, $pagination: PaginationInput) {
@@ -84,8 +82,7 @@ def statement_log() -> StatementLog:
 @pytest.fixture(scope="module")
 def api_url(database_dsn: str, statement_log: StatementLog) -> Iterator[str]:
     """The app with a pool that reports its statements (to count queries per request)."""
-    app = build_api_app(api_settings(database_dsn), open_pool=statement_log.opener(database_dsn))
-    with serve_asgi(app) as url:
+    with statement_log.serving(database_dsn) as url:
         yield url
 
 
