@@ -15,7 +15,8 @@ from runtime.inbox.models import InboxItem, Proposal
 from runtime.inbox.repo import InboxRepo
 from runtime.outbox.repo import OutboxRepo
 from runtime.runs.outcome import InboxDraft, ProposalDraft
-from runtime.users.models import UserCreate
+from runtime.tokens.models import Principal
+from runtime.users.models import Role, UserCreate
 from runtime.users.service import add_user_to_workspace
 from runtime.workspaces.models import WorkspaceCreate
 from runtime.workspaces.repo import WorkspaceRepo
@@ -43,6 +44,19 @@ class Made:
     activity_id: UUID
     reviewed: list[Proposal]
     auto_applied: list[Proposal]
+
+
+def as_user(workspace_id: UUID, user_id: UUID, role: Role) -> Principal:
+    """Who a token of ``user_id`` speaks for, as the API hands it to the decisions."""
+    return Principal(token_id=uuid.uuid4(), workspace_id=workspace_id, user_id=user_id, role=role)
+
+
+def admin(team: Team) -> Principal:
+    return as_user(team.workspace_id, team.admin_id, "admin")
+
+
+def member(team: Team) -> Principal:
+    return as_user(team.workspace_id, team.member_id, "member")
 
 
 async def make_team(pool: asyncpg.Pool, name: str | None = None) -> Team:

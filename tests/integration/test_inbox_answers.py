@@ -31,6 +31,7 @@ from runtime.users.models import UserCreate
 from runtime.users.service import add_user_to_workspace
 from runtime.workspaces.models import WorkspaceCreate
 from runtime.workspaces.repo import WorkspaceRepo
+from tests.decision_setup import as_user
 from tests.meetings import EXAMPLE_PATH, dialogue
 from tests.pipeline_setup import PRICE_AGREED, StaticCrms, auto_apply_config, insert_agent
 
@@ -53,10 +54,6 @@ def crms() -> StaticCrms:
 @pytest.fixture
 def answers(pool: asyncpg.Pool, crms: StaticCrms) -> QuestionAnswers:
     return QuestionAnswers(pool, SystemClock(), crms, extractor=RulesExtractor())
-
-
-def _principal(workspace_id: UUID, user_id: UUID, role: Any) -> Principal:
-    return Principal(token_id=uuid.uuid4(), workspace_id=workspace_id, user_id=user_id, role=role)
 
 
 async def _asked(pool: asyncpg.Pool, crms: StaticCrms) -> Asked:
@@ -92,8 +89,8 @@ async def _asked(pool: asyncpg.Pool, crms: StaticCrms) -> Asked:
     assert question.item_type == "question"
     return Asked(
         workspace.id,
-        _principal(workspace.id, admin.user.id, "admin"),
-        _principal(workspace.id, owner.user.id, "member"),
+        as_user(workspace.id, admin.user.id, "admin"),
+        as_user(workspace.id, owner.user.id, "member"),
         question,
     )
 
@@ -252,7 +249,7 @@ async def test_only_a_pending_question_of_ones_own_can_be_answered(
         stranger, _ = await add_user_to_workspace(
             conn, asked.workspace_id, UserCreate(email="kim@ourco.example"), role="member"
         )
-    other_member = _principal(asked.workspace_id, stranger.user.id, "member")
+    other_member = as_user(asked.workspace_id, stranger.user.id, "member")
     with pytest.raises(PermissionDeniedError):
         await answers.answer(other_member, asked.question.id, "301")
     assert await _rows(pool, asked) == before

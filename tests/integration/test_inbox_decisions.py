@@ -24,28 +24,12 @@ from runtime.errors import (
 )
 from runtime.inbox.decisions import MAX_BATCH, InboxDecisions
 from runtime.inbox.repo import InboxRepo
-from runtime.tokens.models import Principal
-from runtime.users.models import Role
 from runtime.writes.budget import RateBudget, RateLimits
 from runtime.writes.writer import OutboxWriter
-from tests.decision_setup import Made, Team, make_item, make_team
+from tests.decision_setup import Made, Team, admin, make_item, make_team, member
 from tests.hubspot_emulator import TOKEN, RunningEmulator, running_emulator
 
 DECIDED_AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
-
-
-def as_user(team: Team, user_id: UUID, role: Role) -> Principal:
-    return Principal(
-        token_id=uuid.uuid4(), workspace_id=team.workspace_id, user_id=user_id, role=role
-    )
-
-
-def admin(team: Team) -> Principal:
-    return as_user(team, team.admin_id, "admin")
-
-
-def member(team: Team) -> Principal:
-    return as_user(team, team.member_id, "member")
 
 
 @pytest.fixture

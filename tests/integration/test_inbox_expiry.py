@@ -4,7 +4,6 @@ applied once to the items nobody decided in time, whoever else sweeps or decides
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -16,8 +15,7 @@ from runtime.clock import FakeClock
 from runtime.errors import ConflictError
 from runtime.inbox.decisions import InboxDecisions
 from runtime.inbox.expiry import ExpirySweeper
-from runtime.tokens.models import Principal
-from tests.decision_setup import Made, Team, make_item, make_team
+from tests.decision_setup import Made, Team, make_item, make_team, member
 from tests.pipeline_setup import auto_apply_config, insert_agent
 
 HOUR_S = 3600.0
@@ -94,13 +92,6 @@ async def state(pool: asyncpg.Pool, made: Made) -> dict[str, Any]:
         "audit": [(r["action"], r["actor_user_id"]) for r in audit],
         "activity": activity,
     }
-
-
-def member(team: Team) -> Principal:
-    return Principal(
-        token_id=uuid.uuid4(), workspace_id=team.workspace_id, user_id=team.member_id,
-        role="member",
-    )  # fmt: skip
 
 
 async def test_reject_expires_the_item_and_its_fields_once_the_time_is_up(

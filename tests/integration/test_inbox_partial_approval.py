@@ -5,7 +5,6 @@ proposed, approved and written values stay apart, and nothing changes on bad inp
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -21,10 +20,9 @@ from runtime.inbox.decisions import InboxDecisions
 from runtime.inbox.edits import FieldApproval
 from runtime.runs.crm_source import ConnectedCrms
 from runtime.settings import HubSpotSettings
-from runtime.tokens.models import Principal
 from runtime.writes.budget import RateBudget, RateLimits
 from runtime.writes.writer import OutboxWriter
-from tests.decision_setup import Made, Team, Values, make_item, make_team
+from tests.decision_setup import Made, Team, Values, make_item, make_team, member
 from tests.hubspot_emulator import TOKEN, RunningEmulator, running_emulator
 
 KEYS = KeyRing([("k", os.urandom(32))])
@@ -58,12 +56,6 @@ async def team(pool: asyncpg.Pool, emulator: RunningEmulator) -> Team:
 @pytest.fixture
 def decisions(pool: asyncpg.Pool, crms: ConnectedCrms) -> InboxDecisions:
     return InboxDecisions(pool, SystemClock(), crms)
-
-
-def member(team: Team) -> Principal:
-    return Principal(
-        token_id=uuid.uuid4(), workspace_id=team.workspace_id, user_id=team.member_id, role="member"
-    )
 
 
 async def proposals(pool: asyncpg.Pool, made: Made) -> dict[str, dict[str, Any]]:

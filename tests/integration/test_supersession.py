@@ -23,8 +23,7 @@ from runtime.meetings.service import import_meeting
 from runtime.runs.dispatcher import Dispatcher
 from runtime.runs.executor import NoCrmConnectionError, RunExecutor, WorkspaceCrm
 from runtime.runs.repo import RunRepo
-from runtime.tokens.models import Principal
-from tests.decision_setup import Team, make_item, make_team
+from tests.decision_setup import Team, admin, make_item, make_team
 from tests.meetings import EXAMPLE_PATH, dialogue
 from tests.pipeline_setup import PRICE_AGREED, auto_apply_config, insert_agent
 
@@ -96,12 +95,6 @@ async def state(pool: asyncpg.Pool, item: InboxItem) -> tuple[str, dict[str, str
         "SELECT status FROM activity_logs WHERE id = $1", item.activity_log_id
     )
     return status, {r["field"]: r["status"] for r in rows}, activity
-
-
-def admin(team: Team) -> Principal:
-    return Principal(
-        token_id=uuid.uuid4(), workspace_id=team.workspace_id, user_id=team.admin_id, role="admin"
-    )
 
 
 async def test_a_newer_meeting_supersedes_the_older_pending_item(
