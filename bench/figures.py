@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.emulator import CountedRequest
+from bench.formatting import at_least
 
 __all__ = ["DrainFigures", "Goal", "Window", "drain_figures", "goals"]
 
@@ -159,4 +160,4 @@ def goals(
 
 
 def _at_least(value: float | None, target: float) -> Goal:
-    return Goal(f">= {target:g}", value, value is not None and value >= target)
+    return Goal(**at_least(value, target))

@@ -60,7 +60,7 @@ from websockets.typing import Subprotocol
 from bench.api_http import cpu_seconds, postgres_processes, server_env, uvicorn_server
 from bench.api_queries import latency_figures
 from bench.database import scratch_database
-from bench.formatting import goal_text, shown
+from bench.formatting import at_most, goal_text, shown
 from bench.live_raise import INSERT_ACTIVITY
 from bench.report import BenchError
 from bench.running import json_and_quick, run_benchmark
@@ -446,12 +446,7 @@ def _result(
     goals = {}
     for phase in phases:
         target = _GOAL_P99_MS.get(phase["subscribers"], _GOAL_P99_MS_OTHERWISE)
-        p99 = phase["latency"]["p99_ms"]
-        goals[f"p99_ms_at_{phase['subscribers']}"] = {
-            "target": f"<= {target:g}",
-            "value": p99,
-            "met": p99 is not None and p99 <= target,
-        }
+        goals[f"p99_ms_at_{phase['subscribers']}"] = at_most(phase["latency"]["p99_ms"], target)
     return {
         "mode": "quick" if options.quick else "full",
         "cpus": os.cpu_count(),

@@ -41,7 +41,7 @@ from rich.table import Table
 from bench.cluster import actor_env, local_ray
 from bench.database import scratch_database
 from bench.emulator import serve_emulator
-from bench.formatting import goal_text
+from bench.formatting import at_least, at_most, goal_text
 from bench.running import cancel_on_sigterm, json_and_quick, run_benchmark
 from runtime.agent_configs.models import AgentConfigCreate, AgentStatus
 from runtime.agent_configs.repo import AgentConfigRepo
@@ -314,20 +314,12 @@ def _result(
         "ray_to_single": ratio,
         "latency_on_ray": latency,
         "goals": {
-            "meetings_per_s": _goal(f">= {_GOAL_RPS:g}", ray, ray >= _GOAL_RPS),
-            "ray_to_single": _goal(
-                f">= {_GOAL_RATIO:g}", ratio, ratio is not None and ratio >= _GOAL_RATIO
-            ),
-            "p99_ms": _goal(
-                f"<= {_GOAL_P99_MS:g}", latency["p99_ms"], latency["p99_ms"] <= _GOAL_P99_MS
-            ),
+            "meetings_per_s": at_least(ray, _GOAL_RPS),
+            "ray_to_single": at_least(ratio, _GOAL_RATIO),
+            "p99_ms": at_most(latency["p99_ms"], _GOAL_P99_MS),
         },
         "errors": errors,
     }
-
-
-def _goal(target: str, value: Any, met: bool) -> dict[str, Any]:
-    return {"target": target, "value": value, "met": met}
 
 
 def _table(result: Mapping[str, Any]) -> Table:
