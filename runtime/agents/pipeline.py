@@ -32,8 +32,8 @@ from runtime.agents.routing import (
     in_scope,
     route,
 )
-from runtime.crm.hubspot.standard import default_pipeline_id
-from runtime.crm.port import CrmPort, CrmRecord, Pipeline
+from runtime.crm.hubspot.standard import deal_pipeline
+from runtime.crm.port import CrmPort, CrmRecord
 from runtime.meetings.models import MeetingIn
 
 __all__ = ["Matcher", "run_agent", "to_preview"]
@@ -90,7 +90,7 @@ async def run_agent(
         )
         match = match.model_copy(update={"record": record})
     definitions = {d.name: d for d in await crm.property_definitions("deals") if d.name in fields}
-    pipeline = _pipeline_of(record, await crm.pipelines("deals"))
+    pipeline = deal_pipeline(record, await crm.pipelines("deals"))
     context = ExtractionContext(
         meeting=meeting, fields=fields, record=record, definitions=definitions, pipeline=pipeline
     )
@@ -158,9 +158,3 @@ def _source(evidence: Sequence[Evidence]) -> str:
         if item.source == "transcript":
             return f"{item.speaker}: {item.text}" if item.speaker else item.text
     return "notes"
-
-
-def _pipeline_of(record: CrmRecord | None, pipelines: Sequence[Pipeline]) -> Pipeline | None:
-    wanted = record.properties.get("pipeline") if record is not None else None
-    wanted = wanted or default_pipeline_id(pipelines)
-    return next((p for p in pipelines if p.id == wanted), None)

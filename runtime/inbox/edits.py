@@ -12,11 +12,11 @@ the writer sends what was checked, and the proposal keeps the agent's value apar
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from runtime.agents.values import canonical, is_blank
-from runtime.crm.hubspot.standard import default_pipeline_id
+from runtime.crm.hubspot.standard import deal_pipeline
 from runtime.crm.port import CrmPort, Pipeline
 from runtime.errors import FieldProblem, InvalidInputError
 from runtime.inbox.models import Proposal
@@ -148,17 +148,9 @@ async def canonical_edits(
 
 
 async def _deal_pipeline(crm: CrmPort, proposal: Proposal) -> Pipeline | None:
-    """The pipeline whose stages a deal's ``dealstage`` may take: the deal's own, or the
-    default pipeline for a deal the proposal creates."""
-    pipelines = await crm.pipelines("deals")
-    wanted = None
+    """The pipeline whose stages the proposal's deal may take (a deal it creates: the
+    default one)."""
+    record = None
     if proposal.crm_record_id is not None:
         record = await crm.get("deals", proposal.crm_record_id, properties=("pipeline",))
-        wanted = record.properties.get("pipeline")
-    wanted = wanted or default_pipeline_id(pipelines)
-    return _named(pipelines, wanted)
-
-
-def _named(pipelines: Sequence[Pipeline], pipeline_id: str | None) -> Pipeline | None:
-    by_id: Mapping[str, Pipeline] = {p.id: p for p in pipelines}
-    return by_id.get(pipeline_id) if pipeline_id is not None else None
+    return deal_pipeline(record, await crm.pipelines("deals"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from runtime.crm.port import (
+    CrmRecord,
     ObjectType,
     Pipeline,
     PipelineStage,
@@ -22,6 +23,7 @@ from runtime.crm.port import (
 __all__ = [
     "DEFAULT_PIPELINE",
     "DEFAULT_PIPELINE_ID",
+    "deal_pipeline",
     "default_pipeline_id",
     "merge_definitions",
     "standard_definitions",
@@ -214,6 +216,14 @@ def default_pipeline_id(pipelines: Sequence[Pipeline]) -> str | None:
     if any(pipeline.id == DEFAULT_PIPELINE_ID for pipeline in pipelines):
         return DEFAULT_PIPELINE_ID
     return min(pipelines, key=lambda p: p.display_order).id if pipelines else None
+
+
+def deal_pipeline(deal: CrmRecord | None, pipelines: Sequence[Pipeline]) -> Pipeline | None:
+    """The pipeline whose stages ``deal`` may take: its own (its ``pipeline`` property), or
+    the default one for a deal without one or not created yet (``deal`` None)."""
+    wanted = deal.properties.get("pipeline") if deal is not None else None
+    wanted = wanted or default_pipeline_id(pipelines)
+    return next((p for p in pipelines if p.id == wanted), None)
 
 
 def standard_definitions(object_type: ObjectType) -> tuple[PropertyDefinition, ...]:
