@@ -52,12 +52,7 @@ async def acknowledge(
         NotFoundError: no such anomaly in the workspace (field ``id``).
         ConflictError: it is already acknowledged or resolved (field ``id``).
     """
-    async with conn.transaction():
-        changed = await AnomalyRepo(conn).acknowledge(workspace_id, anomaly_id, by=by, at=now)
-        if changed is None:
-            raise await _why_unchanged(conn, workspace_id, anomaly_id, "acknowledge")
-        await _audit(conn, changed, by=by, verb="acknowledge", now=now)
-    return changed
+    return await _change(conn, workspace_id, anomaly_id, "acknowledge", by=by, now=now)
 
 
 async def resolve(
@@ -69,11 +64,26 @@ async def resolve(
         NotFoundError: no such anomaly in the workspace (field ``id``).
         ConflictError: it is already resolved (field ``id``).
     """
+    return await _change(conn, workspace_id, anomaly_id, "resolve", by=by, now=now)
+
+
+async def _change(
+    conn: asyncpg.Connection,
+    workspace_id: UUID,
+    anomaly_id: UUID,
+    verb: Literal["acknowledge", "resolve"],
+    *,
+    by: UUID,
+    now: datetime,
+) -> Anomaly:
+    """The anomaly acknowledged or resolved, audited; why not when it cannot be."""
     async with conn.transaction():
-        changed = await AnomalyRepo(conn).resolve(workspace_id, anomaly_id, by=by, at=now)
+        repo = AnomalyRepo(conn)
+        change = repo.acknowledge if verb == "acknowledge" else repo.resolve
+        changed = await change(workspace_id, anomaly_id, by=by, at=now)
         if changed is None:
-            raise await _why_unchanged(conn, workspace_id, anomaly_id, "resolve")
-        await _audit(conn, changed, by=by, verb="resolve", now=now)
+            raise await _why_unchanged(conn, workspace_id, anomaly_id, verb)
+        await _audit(conn, changed, by=by, verb=verb, now=now)
     return changed
 
 

@@ -12,8 +12,10 @@ and changes nothing.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 from uuid import UUID
 
+import asyncpg
 import strawberry
 
 from runtime.anomalies import service
@@ -23,10 +25,25 @@ from runtime.api.ids import parse_id
 from runtime.api.inputs import input_path, service_errors
 from runtime.api.loaders import user_loader
 from runtime.api.types.common import JSON, AnomalySeverity, AnomalyStatus, User
+from runtime.tokens.models import Principal
 
 __all__ = ["Anomaly", "Mutation", "Query"]
 
 Info = strawberry.Info[ApiContext, None]
+
+
+class AnomalyChange(Protocol):
+    """``service.acknowledge`` or ``service.resolve``."""
+
+    async def __call__(
+        self,
+        conn: asyncpg.Connection,
+        workspace_id: UUID,
+        anomaly_id: UUID,
+        *,
+        by: UUID,
+        now: datetime,
+    ) -> StoredAnomaly: ...
 
 
 @strawberry.type(description="Something unusual about the workspace's agents, and its state.")
@@ -107,33 +124,29 @@ class Mutation:
         description="Say someone is looking at an active anomaly (any member); once only."
     )
     async def acknowledge_anomaly(self, info: Info, id: strawberry.ID) -> Anomaly:
-        principal = info.context.principal
-        anomaly_id = parse_id(id, "id")
-        async with info.context.pool.acquire() as conn:
-            with service_errors(_path):
-                changed = await service.acknowledge(
-                    conn,
-                    principal.workspace_id,
-                    anomaly_id,
-                    by=principal.user_id,
-                    now=info.context.services.clock.now(),
-                )
-        return Anomaly.of(changed)
+        return await _changed(info, info.context.principal, id, service.acknowledge)
 
     @strawberry.mutation(description="Close an active or acknowledged anomaly (admins).")
     async def resolve_anomaly(self, info: Info, id: strawberry.ID) -> Anomaly:
-        principal = info.context.admin()
-        anomaly_id = parse_id(id, "id")
-        async with info.context.pool.acquire() as conn:
-            with service_errors(_path):
-                changed = await service.resolve(
-                    conn,
-                    principal.workspace_id,
-                    anomaly_id,
-                    by=principal.user_id,
-                    now=info.context.services.clock.now(),
-                )
-        return Anomaly.of(changed)
+        return await _changed(info, info.context.admin(), id, service.resolve)
+
+
+async def _changed(
+    info: Info, principal: Principal, id: strawberry.ID, change: AnomalyChange
+) -> Anomaly:
+    """The anomaly ``id`` after ``change`` (``service.acknowledge`` or ``resolve``) by
+    ``principal``, who passed the mutation's authorization."""
+    anomaly_id = parse_id(id, "id")
+    async with info.context.pool.acquire() as conn:
+        with service_errors(_path):
+            changed = await change(
+                conn,
+                principal.workspace_id,
+                anomaly_id,
+                by=principal.user_id,
+                now=info.context.services.clock.now(),
+            )
+    return Anomaly.of(changed)
 
 
 def _path(field: str) -> str:
