@@ -7,9 +7,9 @@ reads. The one thing left behind is what every CRM call leaves (ARCHITECTURE, "S
 the reads that reached the CRM are in the audit log, under the name of the user who asked.
 (The CLI reads a snapshot file, not a CRM, so it leaves nothing at all.)
 
-The CRM is reached through a client of its own per preview, not through the run
-executor's cached one: a preview is rare and interactive, and its audit entries must name
-who asked, not the agent.
+The CRM is reached through a client of its own per preview (``runtime.connections.
+requested``), not through the run executor's cached one: a preview is rare and interactive,
+and its audit entries must name who asked, not the agent.
 """
 
 from __future__ import annotations
@@ -22,13 +22,10 @@ from runtime.agent_configs.repo import AgentConfigRepo
 from runtime.agents.extraction import Extractor
 from runtime.agents.preview import preview_meeting
 from runtime.agents.results import AgentPreviewResult
-from runtime.audit.repo import AuditRepo
 from runtime.clock import Clock
 from runtime.connections.cipher import KeyRing
-from runtime.connections.service import crm_client, load_credentials
-from runtime.crm.audited import AuditedCrm
-from runtime.crm.client_errors import crm_failures_named
-from runtime.errors import ConflictError, NotFoundError
+from runtime.connections.requested import requested_crm
+from runtime.errors import NotFoundError
 from runtime.meetings.repo import MeetingRepo
 from runtime.settings import HubSpotSettings
 
@@ -71,20 +68,14 @@ async def preview_stored_agent(
             meeting = await MeetingRepo(conn).get(workspace_id, meeting_id)
         except NotFoundError as exc:
             raise NotFoundError("meeting", str(meeting_id), "meeting_id") from exc
-        found = await load_credentials(conn, keyring, workspace_id, agent.crm_type)
-    if found is None:
-        raise ConflictError(
-            "crm_connection",
-            f"the workspace has no active {agent.crm_type} connection: connect its CRM"
-            " before previewing an agent",
-        )
-    connection, credentials = found
-    client = crm_client(connection, credentials, hubspot, pool=pool, keyring=keyring, clock=clock)
-    crm = AuditedCrm(client, workspace_id=workspace_id, clock=clock, actor_user_id=requested_by)
-    try:
-        with crm_failures_named():
-            return await preview_meeting(meeting, crm=crm, config=agent.config, extractor=extractor)
-    finally:
-        await client.aclose()
-        # Also when the preview failed: a call that reached the CRM is logged either way.
-        await AuditRepo(pool).insert_many(crm.drain())
+    async with requested_crm(
+        pool,
+        workspace_id,
+        requested_by=requested_by,
+        keyring=keyring,
+        hubspot=hubspot,
+        clock=clock,
+        crm_type=agent.crm_type,
+        to_connect="connect its CRM before previewing an agent",
+    ) as crm:
+        return await preview_meeting(meeting, crm=crm, config=agent.config, extractor=extractor)

@@ -8,22 +8,16 @@ manage, which are the ones the extractors have rules for (``runtime.agents.extra
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
 
 from runtime.agents.templates import all_templates
-from runtime.audit.repo import AuditRepo
 from runtime.clock import Clock
 from runtime.connections.cipher import KeyRing
-from runtime.connections.service import crm_client, load_credentials
-from runtime.crm.audited import AuditedCrm
-from runtime.crm.client_errors import crm_failures_named
+from runtime.connections.requested import requested_crm
 from runtime.crm.port import Pipeline, PropertyDefinition
-from runtime.errors import ConflictError
 from runtime.settings import HubSpotSettings
 
 __all__ = ["PROPOSABLE_FIELDS", "DealProperty", "deal_pipelines", "deal_properties"]
@@ -32,6 +26,7 @@ PROPOSABLE_FIELDS: frozenset[str] = frozenset(
     name for template in all_templates() for name in template.config.fields
 )
 """Deal properties the agents can propose values for."""
+_TO_CONNECT = "connect HubSpot first (startCrmOAuth or connectCrmPrivateToken)"
 
 
 @dataclass(frozen=True)
@@ -57,8 +52,14 @@ async def deal_properties(
         BudgetExceededError: the CRM's rate limit is spent; retry later.
         runtime.crm.errors.CrmError: the CRM failed otherwise (down, 5xx).
     """
-    async with _workspace_crm(
-        pool, workspace_id, requested_by=requested_by, keyring=keyring, hubspot=hubspot, clock=clock
+    async with requested_crm(
+        pool,
+        workspace_id,
+        requested_by=requested_by,
+        keyring=keyring,
+        hubspot=hubspot,
+        clock=clock,
+        to_connect=_TO_CONNECT,
     ) as crm:
         definitions = await crm.property_definitions("deals")
     return [DealProperty(d, d.name in PROPOSABLE_FIELDS and not d.read_only) for d in definitions]
@@ -78,39 +79,14 @@ async def deal_pipelines(
     Raises:
         The errors of ``deal_properties``.
     """
-    async with _workspace_crm(
-        pool, workspace_id, requested_by=requested_by, keyring=keyring, hubspot=hubspot, clock=clock
+    async with requested_crm(
+        pool,
+        workspace_id,
+        requested_by=requested_by,
+        keyring=keyring,
+        hubspot=hubspot,
+        clock=clock,
+        to_connect=_TO_CONNECT,
     ) as crm:
         pipelines = await crm.pipelines("deals")
     return sorted(pipelines, key=lambda p: p.display_order)
-
-
-@asynccontextmanager
-async def _workspace_crm(
-    pool: asyncpg.Pool,
-    workspace_id: UUID,
-    *,
-    requested_by: UUID,
-    keyring: KeyRing,
-    hubspot: HubSpotSettings,
-    clock: Clock,
-) -> AsyncIterator[AuditedCrm]:
-    """The workspace's CRM for the length of the block, audited in ``requested_by``'s name."""
-    async with pool.acquire() as conn:
-        found = await load_credentials(conn, keyring, workspace_id)
-    if found is None:
-        raise ConflictError(
-            "crm_connection",
-            "the workspace has no active hubspot connection: connect HubSpot first"
-            " (startCrmOAuth or connectCrmPrivateToken)",
-        )
-    connection, credentials = found
-    client = crm_client(connection, credentials, hubspot, pool=pool, keyring=keyring, clock=clock)
-    crm = AuditedCrm(client, workspace_id=workspace_id, clock=clock, actor_user_id=requested_by)
-    try:
-        with crm_failures_named():
-            yield crm
-    finally:
-        await client.aclose()
-        # Also when the read failed: a call that reached the CRM is logged either way.
-        await AuditRepo(pool).insert_many(crm.drain())
